@@ -1,0 +1,12 @@
+//! Payload types, error names and pure logic shared by the ensemble-training Lambdas.
+//!
+//! Nothing here performs I/O: the functions fetch, call and store; this crate decides.
+
+pub mod aws;
+pub mod error;
+pub mod hyperparameters;
+pub mod json;
+pub mod naming;
+pub mod s3uri;
+
+pub use error::{ErrorKind, FunctionError};
