@@ -1,3 +1,7 @@
-//! Test support shared by the integration tests and the local demo.
+//! Test support shared by the integration tests and the local demo: local servers
+//! that speak the real AWS wire protocols, so tests use the real SDK clients over HTTP.
 
+pub mod asl;
 pub mod s3_server;
+pub mod sagemaker_server;
+pub mod sns_server;

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod error;
+pub mod generated;
 pub mod hyperparameters;
 pub mod json;
 pub mod naming;

@@ -1,3 +1,4 @@
 //! The integration tests: one crate, one module per area.
 
 mod s3_smoke;
+mod state_machine;

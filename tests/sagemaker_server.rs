@@ -1,0 +1,1 @@
+//! A local SageMaker API (awsJson1.1) for tests.

@@ -1,0 +1,1 @@
+//! A local SNS API (awsQuery) for tests.
