@@ -2,3 +2,4 @@
 
 mod s3_smoke;
 mod state_machine;
+mod template;
