@@ -40,10 +40,16 @@ pub fn scopes(definition: &Value) -> Vec<Scope<'_>> {
 }
 
 fn collect_scopes<'a>(name: String, machine: &'a Value, out: &mut Vec<Scope<'a>>) {
-    let (Some(start_at), Some(states)) = (machine["StartAt"].as_str(), machine["States"].as_object()) else {
+    let (Some(start_at), Some(states)) =
+        (machine["StartAt"].as_str(), machine["States"].as_object())
+    else {
         panic!("{name}: StartAt and States are required");
     };
-    out.push(Scope { name, start_at, states });
+    out.push(Scope {
+        name,
+        start_at,
+        states,
+    });
     for (state_name, state) in states {
         if let Some(branches) = state["Branches"].as_array() {
             for (i, branch) in branches.iter().enumerate() {
@@ -292,8 +298,11 @@ pub fn apply_template(template: &Value, input: &Value) -> Result<Value, String> 
             let mut out = serde_json::Map::new();
             for (key, value) in map {
                 match (key.strip_suffix(".$"), value.as_str()) {
-                    (Some(name), Some(path)) if path.starts_with('$') && !path.starts_with("$$") => {
-                        let found = resolve(input, path).ok_or_else(|| format!("{key}: {path} matches nothing"))?;
+                    (Some(name), Some(path))
+                        if path.starts_with('$') && !path.starts_with("$$") =>
+                    {
+                        let found = resolve(input, path)
+                            .ok_or_else(|| format!("{key}: {path} matches nothing"))?;
                         out.insert(name.to_string(), found.clone());
                     }
                     (Some(name), _) => {

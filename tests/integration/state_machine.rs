@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use integration_tests::asl::{
-    all_states, apply_template, definition, input_reads, paths_from, placeholders, reachable, read_repo_file,
-    resolve, result_selector_reads, scopes, successors,
+    all_states, apply_template, definition, input_reads, paths_from, placeholders, reachable,
+    read_repo_file, resolve, result_selector_reads, scopes, successors,
 };
 use serde_json::{json, Value};
 use shared::naming::{ATTEMPT_DIGITS_MAX, ATTEMPT_MARKER};
@@ -69,33 +69,66 @@ fn the_definition_parses_and_names_the_talks_states() {
         assert!(states.contains_key(name), "missing state {name:?}");
     }
     let everything = all_states(&def);
-    for name in ["Train Text Model", "Train Image Model", "Reuse Text Model", "Reuse Image Model"] {
-        assert!(everything.contains_key(name), "missing branch state {name:?}");
+    for name in [
+        "Train Text Model",
+        "Train Image Model",
+        "Reuse Text Model",
+        "Reuse Image Model",
+    ] {
+        assert!(
+            everything.contains_key(name),
+            "missing branch state {name:?}"
+        );
     }
     assert_eq!(states["Base Model Training"]["Type"], "Parallel");
     assert_eq!(states["Base Model Inference"]["Type"], "Parallel");
-    assert_eq!(resource(&states["Fetch Preprocessed Data"]), "arn:aws:states:::batch:submitJob.sync");
+    assert_eq!(
+        resource(&states["Fetch Preprocessed Data"]),
+        "arn:aws:states:::batch:submitJob.sync"
+    );
     for name in ["Train Text Model", "Train Image Model"] {
-        assert_eq!(resource(&everything[name].1), "arn:aws:states:::sagemaker:createTrainingJob.sync");
+        assert_eq!(
+            resource(&everything[name].1),
+            "arn:aws:states:::sagemaker:createTrainingJob.sync"
+        );
     }
-    assert_eq!(resource(&states["Train Sequence Model"]), "arn:aws:states:::sagemaker:createTrainingJob.sync");
-    assert!(def["TimeoutSeconds"].as_u64().is_some(), "an execution without a timeout can run for a year");
+    assert_eq!(
+        resource(&states["Train Sequence Model"]),
+        "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    );
+    assert!(
+        def["TimeoutSeconds"].as_u64().is_some(),
+        "an execution without a timeout can run for a year"
+    );
 }
 
 #[test]
 fn every_transition_targets_an_existing_state_in_its_scope() {
     let def = definition();
     for scope in scopes(&def) {
-        assert!(scope.states.contains_key(scope.start_at), "{}: StartAt {:?}", scope.name, scope.start_at);
+        assert!(
+            scope.states.contains_key(scope.start_at),
+            "{}: StartAt {:?}",
+            scope.name,
+            scope.start_at
+        );
         for (name, state) in scope.states {
             for (kind, target) in successors(state) {
-                assert!(scope.states.contains_key(&target), "{}: {name} {kind} → {target:?} does not exist", scope.name);
+                assert!(
+                    scope.states.contains_key(&target),
+                    "{}: {name} {kind} → {target:?} does not exist",
+                    scope.name
+                );
             }
             let terminal = matches!(state["Type"].as_str(), Some("Succeed" | "Fail" | "Choice"));
             let ends = state["End"] == json!(true);
             let has_next = state["Next"].is_string();
             if !terminal {
-                assert!(ends ^ has_next, "{}: {name} needs exactly one of Next and End", scope.name);
+                assert!(
+                    ends ^ has_next,
+                    "{}: {name} needs exactly one of Next and End",
+                    scope.name
+                );
             }
         }
     }
@@ -107,7 +140,11 @@ fn no_state_is_unreachable() {
     for scope in scopes(&def) {
         let seen = reachable(scope.states, scope.start_at);
         let unreachable: Vec<_> = scope.states.keys().filter(|k| !seen.contains(*k)).collect();
-        assert!(unreachable.is_empty(), "{}: unreachable states {unreachable:?}", scope.name);
+        assert!(
+            unreachable.is_empty(),
+            "{}: unreachable states {unreachable:?}",
+            scope.name
+        );
     }
 }
 
@@ -120,14 +157,26 @@ fn every_worker_outside_the_failure_path_catches_everything() {
         if !is_worker(state) || failure.contains(name) {
             continue;
         }
-        let catchers = state["Catch"].as_array().unwrap_or_else(|| panic!("{name} has no Catch"));
+        let catchers = state["Catch"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no Catch"));
         let catch_all = catchers
             .iter()
-            .find(|c| c["ErrorEquals"].as_array().is_some_and(|e| e.contains(&json!("States.ALL"))))
+            .find(|c| {
+                c["ErrorEquals"]
+                    .as_array()
+                    .is_some_and(|e| e.contains(&json!("States.ALL")))
+            })
             .unwrap_or_else(|| panic!("{name} has no States.ALL Catch"));
-        let result_path = catch_all["ResultPath"].as_str().unwrap_or_else(|| panic!("{name}: Catch must keep the input"));
+        let result_path = catch_all["ResultPath"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: Catch must keep the input"));
         let key: String = name.split_whitespace().collect();
-        assert_eq!(result_path, format!("$.failure.{key}"), "{name}: the Catch must record the failed state's key");
+        assert_eq!(
+            result_path,
+            format!("$.failure.{key}"),
+            "{name}: the Catch must record the failed state's key"
+        );
     }
 }
 
@@ -145,10 +194,19 @@ fn every_caught_failure_publishes_once_and_ends_in_fail() {
     for target in targets {
         for path in paths_from(&states, &target) {
             let last = path.last().map(String::as_str).unwrap_or_default();
-            assert_eq!(states[last]["Type"], "Fail", "failure path {path:?} does not end in Fail");
+            assert_eq!(
+                states[last]["Type"], "Fail",
+                "failure path {path:?} does not end in Fail"
+            );
             assert_eq!(states[last]["Error"], FAIL_ERROR, "{path:?}");
-            let publishes = path.iter().filter(|s| resource(&states[s.as_str()]) == SNS_PUBLISH).count();
-            assert_eq!(publishes, 1, "failure path {path:?} must publish exactly one notification");
+            let publishes = path
+                .iter()
+                .filter(|s| resource(&states[s.as_str()]) == SNS_PUBLISH)
+                .count();
+            assert_eq!(
+                publishes, 1,
+                "failure path {path:?} must publish exactly one notification"
+            );
             assert!(
                 path.iter().all(|s| states[s.as_str()]["Type"] != "Succeed"),
                 "a caught error reaches success: {path:?}"
@@ -160,7 +218,11 @@ fn every_caught_failure_publishes_once_and_ends_in_fail() {
 #[test]
 fn the_success_path_publishes_and_succeeds() {
     let (_, states) = top_level();
-    let succeed: Vec<_> = states.iter().filter(|(_, s)| s["Type"] == "Succeed").map(|(n, _)| n.clone()).collect();
+    let succeed: Vec<_> = states
+        .iter()
+        .filter(|(_, s)| s["Type"] == "Succeed")
+        .map(|(n, _)| n.clone())
+        .collect();
     assert_eq!(succeed.len(), 1);
     let preds: Vec<_> = states
         .iter()
@@ -172,7 +234,10 @@ fn the_success_path_publishes_and_succeeds() {
     let gate = &states["Quality Gate"];
     assert_eq!(gate["Type"], "Choice");
     assert_eq!(gate["Choices"][0]["Next"], "Notify Success");
-    assert_eq!(gate["Default"], "Quality Gate Not Met", "an unmet or missing gate must fail");
+    assert_eq!(
+        gate["Default"], "Quality Gate Not Met",
+        "an unmet or missing gate must fail"
+    );
 }
 
 #[test]
@@ -182,7 +247,11 @@ fn branch_states_leave_failures_to_their_parallel() {
     let def = definition();
     for scope in scopes(&def).into_iter().filter(|s| s.name != "top") {
         for (name, state) in scope.states {
-            assert!(state["Catch"].is_null(), "{}: {name} must not catch", scope.name);
+            assert!(
+                state["Catch"].is_null(),
+                "{}: {name} must not catch",
+                scope.name
+            );
             assert_ne!(state["Type"], "Succeed", "{}: {name}", scope.name);
             assert_ne!(state["Type"], "Fail", "{}: {name}", scope.name);
         }
@@ -199,20 +268,49 @@ fn lambda_tasks_retry_service_errors_and_name_only_known_error_types() {
         }
         let retriers = state["Retry"].as_array().cloned().unwrap_or_default();
         if resource(&state) == LAMBDA_INVOKE {
-            let first = retriers.first().unwrap_or_else(|| panic!("{name} has no Retry"));
+            let first = retriers
+                .first()
+                .unwrap_or_else(|| panic!("{name} has no Retry"));
             for error in LAMBDA_SERVICE_ERRORS {
-                assert!(first["ErrorEquals"].as_array().is_some_and(|e| e.contains(&json!(error))), "{name}: {error}");
+                assert!(
+                    first["ErrorEquals"]
+                        .as_array()
+                        .is_some_and(|e| e.contains(&json!(error))),
+                    "{name}: {error}"
+                );
             }
-            assert!(state["TimeoutSeconds"].as_u64().is_some(), "{name}: a Lambda task needs TimeoutSeconds");
-            assert!(state["ResultSelector"].is_object(), "{name}: unwrap the Payload with a ResultSelector");
+            assert!(
+                state["TimeoutSeconds"].as_u64().is_some(),
+                "{name}: a Lambda task needs TimeoutSeconds"
+            );
+            assert!(
+                state["ResultSelector"].is_object(),
+                "{name}: unwrap the Payload with a ResultSelector"
+            );
         }
         for retrier in &retriers {
-            for error in retrier["ErrorEquals"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let namespaced = ["States.", "Lambda.", "SageMaker.", "SNS.", "Batch."].iter().any(|p| error.starts_with(p));
-                assert!(namespaced || ours.contains(error), "{name} retries unknown error {error:?}");
-                assert_ne!(error, "States.ALL", "{name}: retrying everything retries bugs");
+            for error in retrier["ErrorEquals"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let namespaced = ["States.", "Lambda.", "SageMaker.", "SNS.", "Batch."]
+                    .iter()
+                    .any(|p| error.starts_with(p));
+                assert!(
+                    namespaced || ours.contains(error),
+                    "{name} retries unknown error {error:?}"
+                );
+                assert_ne!(
+                    error, "States.ALL",
+                    "{name}: retrying everything retries bugs"
+                );
             }
-            assert!(retrier["BackoffRate"].is_f64(), "{name}: BackoffRate must be a float");
+            assert!(
+                retrier["BackoffRate"].is_f64(),
+                "{name}: BackoffRate must be a float"
+            );
         }
     }
 }
@@ -233,19 +331,48 @@ fn sagemaker_jobs_retry_throttling_and_quotas_and_are_named_per_attempt() {
             .flat_map(|r| r["ErrorEquals"].as_array().cloned().unwrap_or_default())
             .filter_map(|e| e.as_str().map(str::to_string))
             .collect();
-        assert!(errors.contains(&"SageMaker.AmazonSageMakerException".to_string()), "{name}");
+        assert!(
+            errors.contains(&"SageMaker.AmazonSageMakerException".to_string()),
+            "{name}"
+        );
         if !res.ends_with(".sync") {
             continue;
         }
         sync_tasks += 1;
-        assert!(errors.contains(&"SageMaker.ResourceLimitExceededException".to_string()), "{name}");
-        let attempts: u64 = state["Retry"].as_array().into_iter().flatten().filter_map(|r| r["MaxAttempts"].as_u64()).sum();
-        assert!(attempts < 10u64.pow(ATTEMPT_DIGITS_MAX as u32), "{name}: RetryCount could overflow the job name");
-        let name_key = if res.contains("TrainingJob") { "TrainingJobName.$" } else { "TransformJobName.$" };
-        let expr = state["Parameters"][name_key].as_str().unwrap_or_else(|| panic!("{name}: {name_key}"));
-        assert!(expr.starts_with("States.Format('{}{}', $.generated.") && expr.ends_with("_prefix, $$.State.RetryCount)"), "{name}: {expr}");
-        let selector = state["ResultSelector"].as_object().unwrap_or_else(|| panic!("{name}: trim the job description"));
-        assert!(selector.len() <= 4, "{name}: keep only what later states need");
+        assert!(
+            errors.contains(&"SageMaker.ResourceLimitExceededException".to_string()),
+            "{name}"
+        );
+        let attempts: u64 = state["Retry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["MaxAttempts"].as_u64())
+            .sum();
+        assert!(
+            attempts < 10u64.pow(ATTEMPT_DIGITS_MAX as u32),
+            "{name}: RetryCount could overflow the job name"
+        );
+        let name_key = if res.contains("TrainingJob") {
+            "TrainingJobName.$"
+        } else {
+            "TransformJobName.$"
+        };
+        let expr = state["Parameters"][name_key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {name_key}"));
+        assert!(
+            expr.starts_with("States.Format('{}{}', $.generated.")
+                && expr.ends_with("_prefix, $$.State.RetryCount)"),
+            "{name}: {expr}"
+        );
+        let selector = state["ResultSelector"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name}: trim the job description"));
+        assert!(
+            selector.len() <= 4,
+            "{name}: keep only what later states need"
+        );
     }
     assert_eq!(sync_tasks, 5, "three trainings and two transforms");
     assert!(ATTEMPT_MARKER.starts_with('-'));
@@ -254,8 +381,10 @@ fn sagemaker_jobs_retry_throttling_and_quotas_and_are_named_per_attempt() {
 #[test]
 fn every_placeholder_has_a_substitution_and_every_substitution_is_used() {
     let used = placeholders(&read_repo_file("statemachine/ensemble-training.asl.json"));
-    let template: serde_yaml::Value = serde_yaml::from_str(&read_repo_file("template.yaml")).unwrap();
-    let substitutions = &template["Resources"]["EnsembleTrainingStateMachine"]["Properties"]["DefinitionSubstitutions"];
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&read_repo_file("template.yaml")).unwrap();
+    let substitutions = &template["Resources"]["EnsembleTrainingStateMachine"]["Properties"]
+        ["DefinitionSubstitutions"];
     let defined: BTreeSet<String> = substitutions
         .as_mapping()
         .unwrap()
@@ -265,10 +394,16 @@ fn every_placeholder_has_a_substitution_and_every_substitution_is_used() {
     assert_eq!(used, defined);
     for name in &defined {
         let value = &substitutions[name.as_str()];
-        if let Some(logical_id) = name.strip_suffix("Arn").filter(|id| template["Resources"].get(*id).is_some()) {
+        if let Some(logical_id) = name
+            .strip_suffix("Arn")
+            .filter(|id| template["Resources"].get(*id).is_some())
+        {
             // `<LogicalId>Arn` names point at that resource.
             let rendered = format!("{value:?}");
-            assert!(rendered.contains(logical_id), "{name} must reference {logical_id}: {rendered}");
+            assert!(
+                rendered.contains(logical_id),
+                "{name} must reference {logical_id}: {rendered}"
+            );
         }
     }
 }
@@ -280,7 +415,10 @@ fn the_fail_state_error_is_the_one_the_eventbridge_rule_skips() {
     assert_eq!(fails.len(), 1);
     assert_eq!(fails[0]["Error"], FAIL_ERROR);
     let template = read_repo_file("template.yaml");
-    assert!(template.contains(&format!("anything-but: [{FAIL_ERROR}]")), "the EventBridge rule must skip notified failures");
+    assert!(
+        template.contains(&format!("anything-but: [{FAIL_ERROR}]")),
+        "the EventBridge rule must skip notified failures"
+    );
 }
 
 /// What generate-config returns for `examples/execution-input.json`, run through the
@@ -288,15 +426,19 @@ fn the_fail_state_error_is_the_one_the_eventbridge_rule_skips() {
 fn generated_for(example: &str, execution_name: &str) -> Value {
     let mut input: Value = serde_json::from_str(&read_repo_file(example)).unwrap();
     input["execution_name"] = json!(execution_name);
-    let vars: HashMap<String, String> = [("ARTIFACT_BUCKET", "ensemble-artifacts"), ("ALLOWED_SOURCE_BUCKETS", "ensemble-raw-data")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let vars: HashMap<String, String> = [
+        ("ARTIFACT_BUCKET", "ensemble-artifacts"),
+        ("ALLOWED_SOURCE_BUCKETS", "ensemble-raw-data"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let config = generate_config::Config::from_map(&vars).unwrap();
     let output = generate_config::handle(input, &config).unwrap();
     let (_, states) = top_level();
     let selector = &states["Generate Config"]["ResultSelector"];
-    apply_template(selector, &json!({"Payload": output})).unwrap_or_else(|e| panic!("Generate Config ResultSelector: {e}"))
+    apply_template(selector, &json!({"Payload": output}))
+        .unwrap_or_else(|e| panic!("Generate Config ResultSelector: {e}"))
 }
 
 #[test]
@@ -320,8 +462,14 @@ fn every_generated_path_the_asl_reads_exists() {
             .into();
         for (name, (_, state)) in all_states(&def) {
             for (location, path) in input_reads(&state) {
-                let Some(rest) = path.strip_prefix("$.generated") else { continue };
-                let root = if name == "Copy Execution Data" { &generated } else { &after_copy };
+                let Some(rest) = path.strip_prefix("$.generated") else {
+                    continue;
+                };
+                let root = if name == "Copy Execution Data" {
+                    &generated
+                } else {
+                    &after_copy
+                };
                 let found = resolve(root, &format!("${rest}"));
                 assert!(found.is_some(), "{example}: {name} {location} reads {path}, which generate-config does not return");
                 checked += 1;
@@ -337,7 +485,12 @@ fn lambda_result_selectors_read_only_what_the_functions_return() {
     let generated = generated_for("examples/execution-input.json", "nightly-2026-11-27");
     let known: BTreeMap<&str, Vec<String>> = BTreeMap::from([(
         "Generate Config",
-        generated.as_object().unwrap().keys().cloned().collect::<Vec<_>>(),
+        generated
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
     )]);
     for (state, fields) in known {
         for (_, path) in result_selector_reads(&def["States"][state]) {
@@ -350,10 +503,20 @@ fn lambda_result_selectors_read_only_what_the_functions_return() {
 #[test]
 fn choices_read_booleans_that_always_exist() {
     let generated = generated_for("examples/execution-input.json", "nightly-2026-11-27");
-    for path in ["$.text_model.train", "$.image_model.train", "$.preprocess.enabled"] {
-        assert!(resolve(&generated, path).is_some_and(Value::is_boolean), "{path}");
+    for path in [
+        "$.text_model.train",
+        "$.image_model.train",
+        "$.preprocess.enabled",
+    ] {
+        assert!(
+            resolve(&generated, path).is_some_and(Value::is_boolean),
+            "{path}"
+        );
     }
     let rerun = generated_for("examples/execution-input-rerun.json", "nightly-2026-11-28");
     assert_eq!(resolve(&rerun, "$.text_model.train"), Some(&json!(false)));
-    assert_eq!(resolve(&rerun, "$.text_model.reuse.from_execution"), Some(&json!("nightly-2026-11-26")));
+    assert_eq!(
+        resolve(&rerun, "$.text_model.reuse.from_execution"),
+        Some(&json!("nightly-2026-11-26"))
+    );
 }

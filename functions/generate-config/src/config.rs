@@ -39,7 +39,10 @@ impl Config {
                 None => Ok(default),
                 Some(v) => match v.parse::<u64>() {
                     Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(FunctionError::config(name, format!("must be a whole number from 1 to {max}, got {v:?}"))),
+                    _ => Err(FunctionError::config(
+                        name,
+                        format!("must be a whole number from 1 to {max}, got {v:?}"),
+                    )),
                 },
             }
         };
@@ -67,7 +70,10 @@ impl Config {
                     .collect();
                 for bucket in &buckets {
                     validate_bucket_name(bucket).map_err(|problem| {
-                        FunctionError::config("ALLOWED_SOURCE_BUCKETS", format!("bucket {bucket:?} {problem}"))
+                        FunctionError::config(
+                            "ALLOWED_SOURCE_BUCKETS",
+                            format!("bucket {bucket:?} {problem}"),
+                        )
                     })?;
                 }
                 Some(buckets)
@@ -88,7 +94,12 @@ impl Config {
                 .parse::<f64>()
                 .ok()
                 .filter(|f| f.is_finite())
-                .ok_or_else(|| FunctionError::config("QUALITY_GATE_THRESHOLD", format!("must be a number, got {v:?}")))?,
+                .ok_or_else(|| {
+                    FunctionError::config(
+                        "QUALITY_GATE_THRESHOLD",
+                        format!("must be a number, got {v:?}"),
+                    )
+                })?,
         };
 
         Ok(Config {
@@ -113,7 +124,10 @@ mod tests {
     use shared::ErrorKind;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -131,10 +145,31 @@ mod tests {
         for (pairs, needle) in [
             (vec![], "ARTIFACT_BUCKET: is required"),
             (vec![("ARTIFACT_BUCKET", "Bad_Bucket")], "ARTIFACT_BUCKET"),
-            (vec![("ARTIFACT_BUCKET", "ok-bucket"), ("TEXT_INSTANCE_TYPE", "m5.large")], "TEXT_INSTANCE_TYPE"),
-            (vec![("ARTIFACT_BUCKET", "ok-bucket"), ("VOLUME_SIZE_GB", "0")], "VOLUME_SIZE_GB"),
-            (vec![("ARTIFACT_BUCKET", "ok-bucket"), ("QUALITY_GATE_THRESHOLD", "high")], "QUALITY_GATE_THRESHOLD"),
-            (vec![("ARTIFACT_BUCKET", "ok-bucket"), ("ALLOWED_SOURCE_BUCKETS", "good, BAD")], "ALLOWED_SOURCE_BUCKETS"),
+            (
+                vec![
+                    ("ARTIFACT_BUCKET", "ok-bucket"),
+                    ("TEXT_INSTANCE_TYPE", "m5.large"),
+                ],
+                "TEXT_INSTANCE_TYPE",
+            ),
+            (
+                vec![("ARTIFACT_BUCKET", "ok-bucket"), ("VOLUME_SIZE_GB", "0")],
+                "VOLUME_SIZE_GB",
+            ),
+            (
+                vec![
+                    ("ARTIFACT_BUCKET", "ok-bucket"),
+                    ("QUALITY_GATE_THRESHOLD", "high"),
+                ],
+                "QUALITY_GATE_THRESHOLD",
+            ),
+            (
+                vec![
+                    ("ARTIFACT_BUCKET", "ok-bucket"),
+                    ("ALLOWED_SOURCE_BUCKETS", "good, BAD"),
+                ],
+                "ALLOWED_SOURCE_BUCKETS",
+            ),
         ] {
             let err = Config::from_map(&vars(&pairs)).unwrap_err();
             assert_eq!(err.kind, ErrorKind::ConfigurationError);
@@ -151,6 +186,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.artifact_prefix, "runs/");
-        assert_eq!(config.allowed_source_buckets, Some(vec!["raw-data".into(), "other-data".into()]));
+        assert_eq!(
+            config.allowed_source_buckets,
+            Some(vec!["raw-data".into(), "other-data".into()])
+        );
     }
 }

@@ -62,7 +62,9 @@ pub fn instance_type_problem(value: &str) -> Option<String> {
     let ok = parts.len() == 3
         && parts[0] == "ml"
         && parts[1..].iter().all(|p| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         });
     (!ok).then(|| format!("must be a SageMaker instance type such as ml.m5.xlarge, got {value:?}"))
 }
@@ -121,7 +123,10 @@ pub fn parse(event: &Value) -> Result<ExecutionInput, FunctionError> {
             let metric = gate.opt_str("metric")?;
             if let Some(m) = metric {
                 if m.trim().is_empty() || m.len() > 255 {
-                    return Err(FunctionError::invalid(&gate.child("metric"), "must be 1 to 255 characters long"));
+                    return Err(FunctionError::invalid(
+                        &gate.child("metric"),
+                        "must be 1 to 255 characters long",
+                    ));
                 }
             }
             (metric.map(str::to_string), gate.opt_f64("threshold")?)
@@ -219,39 +224,130 @@ mod tests {
     fn every_bad_field_is_named() {
         let cases: Vec<(Value, &str)> = vec![
             (json!([]), "$: must be a JSON object"),
-            (json!({"input_data": "s3://raw-data/x/"}), "$.execution_name: is required"),
-            (with(minimal(), "execution_name", json!("a b")), "$.execution_name: must not contain"),
-            (json!({"execution_name": "run-1"}), "$.input_data: is required"),
-            (with(minimal(), "input_data", json!(7)), "$.input_data: must be a string, got a number"),
-            (with(minimal(), "input_data", json!("/local/path")), "$.input_data: must be an s3://"),
-            (with(minimal(), "input_data", json!("s3://raw-data")), "$.input_data: must name a prefix"),
-            (with(minimal(), "train_text_model", json!("false")), "$.train_text_model: must be true or false"),
-            (with(minimal(), "train_image_model", json!(false)), "$.reuse_artifacts_from: is required"),
-            (with(minimal(), "reuse_artifacts_from", json!("run-0")), "$.reuse_artifacts_from: is set but"),
-            (with(minimal(), "text_model", json!({"instance_count": 0})), "$.text_model.instance_count: must be from 1 to 100"),
-            (with(minimal(), "image_model", json!({"instance_type": "p3.2xlarge"})), "$.image_model.instance_type: must be a SageMaker instance type"),
-            (with(minimal(), "sequence_model", json!({"transform_instance_type": "ml.m5.large"})), "$.sequence_model.transform_instance_type: unknown field"),
-            (with(minimal(), "text_model", json!({"hyperparameters": {"epochs": null}})), "$.text_model.hyperparameters.epochs"),
-            (with(minimal(), "text_model", json!({"max_runtime_seconds": 2_419_201})), "$.text_model.max_runtime_seconds"),
-            (with(minimal(), "text_model", json!("fast")), "$.text_model: must be a JSON object, got a string"),
-            (with(minimal(), "quality_gate", json!({"threshold": "high"})), "$.quality_gate.threshold: must be a number"),
-            (with(minimal(), "quality_gate", json!({"metric": ""})), "$.quality_gate.metric"),
-            (with(minimal(), "preprocess", json!("yes")), "$.preprocess: must be true or false"),
-            (with(minimal(), "train_txt_model", json!(false)), "$.train_txt_model: unknown field"),
+            (
+                json!({"input_data": "s3://raw-data/x/"}),
+                "$.execution_name: is required",
+            ),
+            (
+                with(minimal(), "execution_name", json!("a b")),
+                "$.execution_name: must not contain",
+            ),
+            (
+                json!({"execution_name": "run-1"}),
+                "$.input_data: is required",
+            ),
+            (
+                with(minimal(), "input_data", json!(7)),
+                "$.input_data: must be a string, got a number",
+            ),
+            (
+                with(minimal(), "input_data", json!("/local/path")),
+                "$.input_data: must be an s3://",
+            ),
+            (
+                with(minimal(), "input_data", json!("s3://raw-data")),
+                "$.input_data: must name a prefix",
+            ),
+            (
+                with(minimal(), "train_text_model", json!("false")),
+                "$.train_text_model: must be true or false",
+            ),
+            (
+                with(minimal(), "train_image_model", json!(false)),
+                "$.reuse_artifacts_from: is required",
+            ),
+            (
+                with(minimal(), "reuse_artifacts_from", json!("run-0")),
+                "$.reuse_artifacts_from: is set but",
+            ),
+            (
+                with(minimal(), "text_model", json!({"instance_count": 0})),
+                "$.text_model.instance_count: must be from 1 to 100",
+            ),
+            (
+                with(
+                    minimal(),
+                    "image_model",
+                    json!({"instance_type": "p3.2xlarge"}),
+                ),
+                "$.image_model.instance_type: must be a SageMaker instance type",
+            ),
+            (
+                with(
+                    minimal(),
+                    "sequence_model",
+                    json!({"transform_instance_type": "ml.m5.large"}),
+                ),
+                "$.sequence_model.transform_instance_type: unknown field",
+            ),
+            (
+                with(
+                    minimal(),
+                    "text_model",
+                    json!({"hyperparameters": {"epochs": null}}),
+                ),
+                "$.text_model.hyperparameters.epochs",
+            ),
+            (
+                with(
+                    minimal(),
+                    "text_model",
+                    json!({"max_runtime_seconds": 2_419_201}),
+                ),
+                "$.text_model.max_runtime_seconds",
+            ),
+            (
+                with(minimal(), "text_model", json!("fast")),
+                "$.text_model: must be a JSON object, got a string",
+            ),
+            (
+                with(minimal(), "quality_gate", json!({"threshold": "high"})),
+                "$.quality_gate.threshold: must be a number",
+            ),
+            (
+                with(minimal(), "quality_gate", json!({"metric": ""})),
+                "$.quality_gate.metric",
+            ),
+            (
+                with(minimal(), "preprocess", json!("yes")),
+                "$.preprocess: must be true or false",
+            ),
+            (
+                with(minimal(), "train_txt_model", json!(false)),
+                "$.train_txt_model: unknown field",
+            ),
         ];
         for (event, expected) in cases {
             let message = err(event.clone());
-            assert!(message.starts_with(expected), "{event}\n  expected: {expected}\n  got:      {message}");
+            assert!(
+                message.starts_with(expected),
+                "{event}\n  expected: {expected}\n  got:      {message}"
+            );
         }
     }
 
     #[test]
     fn reuse_must_name_another_valid_execution() {
-        let skip = with(with(minimal(), "train_text_model", json!(false)), "reuse_artifacts_from", json!("run-1"));
+        let skip = with(
+            with(minimal(), "train_text_model", json!(false)),
+            "reuse_artifacts_from",
+            json!("run-1"),
+        );
         assert!(err(skip).contains("names this execution"));
-        let bad = with(with(minimal(), "train_text_model", json!(false)), "reuse_artifacts_from", json!("run 0"));
+        let bad = with(
+            with(minimal(), "train_text_model", json!(false)),
+            "reuse_artifacts_from",
+            json!("run 0"),
+        );
         assert!(err(bad).starts_with("$.reuse_artifacts_from: must not contain"));
-        let ok = with(with(minimal(), "train_text_model", json!(false)), "reuse_artifacts_from", json!("run-0"));
-        assert_eq!(parse(&ok).unwrap().reuse_artifacts_from.as_deref(), Some("run-0"));
+        let ok = with(
+            with(minimal(), "train_text_model", json!(false)),
+            "reuse_artifacts_from",
+            json!("run-0"),
+        );
+        assert_eq!(
+            parse(&ok).unwrap().reuse_artifacts_from.as_deref(),
+            Some("run-0")
+        );
     }
 }

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use shared::generated::{
-    BaseModel, CopyRequest, Generated, OutputArtifactPaths, Preprocess, QualityGate, Reuse, SequenceModel, Training,
+    BaseModel, CopyRequest, Generated, OutputArtifactPaths, Preprocess, QualityGate, Reuse,
+    SequenceModel, Training,
 };
 use shared::naming::{resource_name, ModelKind, Resource};
 use shared::s3uri::S3Uri;
@@ -41,8 +42,12 @@ pub fn handle(event: Value, config: &Config) -> Result<Value, FunctionError> {
         preprocess = generated.preprocess.enabled,
         "generated the execution's configuration"
     );
-    serde_json::to_value(&generated)
-        .map_err(|e| FunctionError::new(ErrorKind::InvalidInput, format!("$: cannot be represented as JSON: {e}")))
+    serde_json::to_value(&generated).map_err(|e| {
+        FunctionError::new(
+            ErrorKind::InvalidInput,
+            format!("$: cannot be represented as JSON: {e}"),
+        )
+    })
 }
 
 pub fn generate(input: &ExecutionInput, config: &Config) -> Result<Generated, FunctionError> {
@@ -61,7 +66,8 @@ pub fn generate(input: &ExecutionInput, config: &Config) -> Result<Generated, Fu
 
     let execution = input.execution_name.as_str();
     let execution_prefix = execution_prefix(config, execution);
-    if execution_prefix.contains(&input.input_data) || input.input_data.contains(&execution_prefix) {
+    if execution_prefix.contains(&input.input_data) || input.input_data.contains(&execution_prefix)
+    {
         return Err(FunctionError::invalid(
             "$.input_data",
             format!("overlaps the execution's own artifacts at {execution_prefix}"),
@@ -80,7 +86,9 @@ pub fn generate(input: &ExecutionInput, config: &Config) -> Result<Generated, Fu
         sequence_model_prefix: execution_prefix.join("models/sequence/").to_string(),
         text_transform_prefix: execution_prefix.join("transform/text/").to_string(),
         image_transform_prefix: execution_prefix.join("transform/image/").to_string(),
-        report_uri: execution_prefix.join("report/ensemble-report.json").to_string(),
+        report_uri: execution_prefix
+            .join("report/ensemble-report.json")
+            .to_string(),
     };
 
     let text_model = base_model(
@@ -118,7 +126,10 @@ pub fn generate(input: &ExecutionInput, config: &Config) -> Result<Generated, Fu
             vec![
                 channel("text_predictions", &paths.text_transform_prefix),
                 channel("image_predictions", &paths.image_transform_prefix),
-                channel("labels", &data_prefix.join(layout::SEQUENCE_LABELS).to_string()),
+                channel(
+                    "labels",
+                    &data_prefix.join(layout::SEQUENCE_LABELS).to_string(),
+                ),
             ],
             &paths.sequence_model_prefix,
         ),
@@ -129,7 +140,10 @@ pub fn generate(input: &ExecutionInput, config: &Config) -> Result<Generated, Fu
         job_name_prefix: resource_name(execution, Resource::PreprocessJob),
         parameters: BTreeMap::from([
             ("DATA_INPUT_PATH".to_string(), copy_destination.to_string()),
-            ("OUTPUT_PATH".to_string(), execution_prefix.join("preprocessed/").to_string()),
+            (
+                "OUTPUT_PATH".to_string(),
+                execution_prefix.join("preprocessed/").to_string(),
+            ),
         ]),
     };
 
@@ -152,7 +166,9 @@ pub fn generate(input: &ExecutionInput, config: &Config) -> Result<Generated, Fu
                 .quality_gate_metric
                 .clone()
                 .unwrap_or_else(|| config.quality_gate_metric.clone()),
-            threshold: input.quality_gate_threshold.unwrap_or(config.quality_gate_threshold),
+            threshold: input
+                .quality_gate_threshold
+                .unwrap_or(config.quality_gate_threshold),
         },
     })
 }
@@ -181,8 +197,16 @@ fn base_model(
 ) -> Result<BaseModel, FunctionError> {
     let execution = input.execution_name.as_str();
     let (train, overrides, default_instance) = match kind {
-        ModelKind::Text => (input.train_text_model, &input.text_model, &config.text_instance_type),
-        _ => (input.train_image_model, &input.image_model, &config.image_instance_type),
+        ModelKind::Text => (
+            input.train_text_model,
+            &input.text_model,
+            &config.text_instance_type,
+        ),
+        _ => (
+            input.train_image_model,
+            &input.image_model,
+            &config.image_instance_type,
+        ),
     };
     let reuse = match (&input.reuse_artifacts_from, train) {
         (Some(earlier), false) => Reuse {
@@ -306,7 +330,10 @@ mod tests {
             .map(|c| {
                 (
                     c["ChannelName"].as_str().unwrap_or_default().to_string(),
-                    c["DataSource"]["S3DataSource"]["S3Uri"].as_str().unwrap_or_default().to_string(),
+                    c["DataSource"]["S3DataSource"]["S3Uri"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                 )
             })
             .collect()
@@ -314,7 +341,8 @@ mod tests {
 
     #[test]
     fn everything_lives_under_the_execution_prefix() {
-        let g = run(json!({"execution_name": "run-1", "input_data": "s3://raw-data/docs/v1"})).unwrap();
+        let g =
+            run(json!({"execution_name": "run-1", "input_data": "s3://raw-data/docs/v1"})).unwrap();
         let prefix = "s3://ensemble-artifacts/executions/run-1/";
         assert_eq!(g.execution_prefix, prefix);
         assert_eq!(g.copy.source, "s3://raw-data/docs/v1/");
@@ -331,28 +359,53 @@ mod tests {
         ] {
             assert!(path.starts_with(prefix), "{path}");
         }
-        for training in [&g.text_model.training, &g.image_model.training, &g.sequence_model.training] {
+        for training in [
+            &g.text_model.training,
+            &g.image_model.training,
+            &g.sequence_model.training,
+        ] {
             for (_, uri) in channel_uris(training) {
-                assert!(uri.starts_with(prefix), "{uri} reads outside the execution's copy");
+                assert!(
+                    uri.starts_with(prefix),
+                    "{uri} reads outside the execution's copy"
+                );
             }
         }
         assert_eq!(
             channel_uris(&g.text_model.training),
             vec![
                 ("train".to_string(), format!("{prefix}data/text/train/")),
-                ("validation".to_string(), format!("{prefix}data/text/validation/")),
+                (
+                    "validation".to_string(),
+                    format!("{prefix}data/text/validation/")
+                ),
             ]
         );
         assert_eq!(
             channel_uris(&g.sequence_model.training),
             vec![
-                ("text_predictions".to_string(), p.text_transform_prefix.clone()),
-                ("image_predictions".to_string(), p.image_transform_prefix.clone()),
-                ("labels".to_string(), format!("{prefix}data/sequence/labels/")),
+                (
+                    "text_predictions".to_string(),
+                    p.text_transform_prefix.clone()
+                ),
+                (
+                    "image_predictions".to_string(),
+                    p.image_transform_prefix.clone()
+                ),
+                (
+                    "labels".to_string(),
+                    format!("{prefix}data/sequence/labels/")
+                ),
             ]
         );
-        assert_eq!(g.text_model.transform_input["DataSource"]["S3DataSource"]["S3Uri"], format!("{prefix}data/sequence/text/"));
-        assert_eq!(g.image_model.transform_output["S3OutputPath"], p.image_transform_prefix);
+        assert_eq!(
+            g.text_model.transform_input["DataSource"]["S3DataSource"]["S3Uri"],
+            format!("{prefix}data/sequence/text/")
+        );
+        assert_eq!(
+            g.image_model.transform_output["S3OutputPath"],
+            p.image_transform_prefix
+        );
     }
 
     #[test]
@@ -370,7 +423,10 @@ mod tests {
         for name in &names {
             assert!(is_valid_sagemaker_name(name), "{name}");
         }
-        assert!(is_valid_batch_job_name(&job_name_for_attempt(&g.preprocess.job_name_prefix, 99)));
+        assert!(is_valid_batch_job_name(&job_name_for_attempt(
+            &g.preprocess.job_name_prefix,
+            99
+        )));
         names.sort();
         names.dedup();
         assert_eq!(names.len(), 7);
@@ -391,14 +447,32 @@ mod tests {
         assert_eq!(image.hyperparameters["epochs"], "80");
         assert_eq!(image.hyperparameters["dropout"], "0.5");
         assert_eq!(image.hyperparameters["augment"], "true");
-        assert_eq!(image.resource_config, json!({"InstanceType": "ml.p3.2xlarge", "InstanceCount": 4, "VolumeSizeInGB": 10}));
-        assert_eq!(image.stopping_condition, json!({"MaxRuntimeInSeconds": 172800}));
-        assert_eq!(g.image_model.transform_resources["InstanceType"], "ml.g4dn.xlarge");
+        assert_eq!(
+            image.resource_config,
+            json!({"InstanceType": "ml.p3.2xlarge", "InstanceCount": 4, "VolumeSizeInGB": 10})
+        );
+        assert_eq!(
+            image.stopping_condition,
+            json!({"MaxRuntimeInSeconds": 172800})
+        );
+        assert_eq!(
+            g.image_model.transform_resources["InstanceType"],
+            "ml.g4dn.xlarge"
+        );
         let text = &g.text_model.training;
         assert!(text.hyperparameters.is_empty());
         assert_eq!(text.resource_config["InstanceType"], "ml.m5.xlarge");
-        assert_eq!(g.text_model.transform_resources["InstanceType"], "ml.m5.large");
-        assert_eq!(g.quality_gate, QualityGate { metric: "validation:accuracy".into(), threshold: 0.7 });
+        assert_eq!(
+            g.text_model.transform_resources["InstanceType"],
+            "ml.m5.large"
+        );
+        assert_eq!(
+            g.quality_gate,
+            QualityGate {
+                metric: "validation:accuracy".into(),
+                threshold: 0.7
+            }
+        );
     }
 
     #[test]
@@ -410,13 +484,26 @@ mod tests {
         .unwrap();
         assert!(!g.text_model.train && g.image_model.train);
         assert_eq!(g.text_model.reuse.from_execution.as_deref(), Some("run-2"));
-        assert_eq!(g.text_model.model_name, resource_name("run-2", Resource::Model(ModelKind::Text)));
+        assert_eq!(
+            g.text_model.model_name,
+            resource_name("run-2", Resource::Model(ModelKind::Text))
+        );
         assert_eq!(
             g.text_model.reuse.training_job_name_prefix.as_deref(),
             Some(resource_name("run-2", Resource::TrainingJob(ModelKind::Text)).as_str())
         );
-        assert_eq!(g.image_model.reuse, Reuse { from_execution: None, training_job_name_prefix: None, model_name: None });
-        assert_eq!(g.image_model.model_name, resource_name("run-3", Resource::Model(ModelKind::Image)));
+        assert_eq!(
+            g.image_model.reuse,
+            Reuse {
+                from_execution: None,
+                training_job_name_prefix: None,
+                model_name: None
+            }
+        );
+        assert_eq!(
+            g.image_model.model_name,
+            resource_name("run-3", Resource::Model(ModelKind::Image))
+        );
     }
 
     #[test]
@@ -425,16 +512,29 @@ mod tests {
         let prefix = "s3://ensemble-artifacts/executions/run-4/";
         assert!(g.preprocess.enabled);
         assert_eq!(g.data_prefix, format!("{prefix}preprocessed/"));
-        assert_eq!(g.preprocess.parameters["DATA_INPUT_PATH"], format!("{prefix}data/"));
+        assert_eq!(
+            g.preprocess.parameters["DATA_INPUT_PATH"],
+            format!("{prefix}data/")
+        );
         assert_eq!(g.preprocess.parameters["OUTPUT_PATH"], g.data_prefix);
-        assert_eq!(channel_uris(&g.text_model.training)[0].1, format!("{prefix}preprocessed/text/train/"));
+        assert_eq!(
+            channel_uris(&g.text_model.training)[0].1,
+            format!("{prefix}preprocessed/text/train/")
+        );
     }
 
     #[test]
     fn sources_outside_the_allow_list_are_refused() {
-        let e = run(json!({"execution_name": "run-5", "input_data": "s3://someone-elses-data/docs/"})).unwrap_err();
+        let e =
+            run(json!({"execution_name": "run-5", "input_data": "s3://someone-elses-data/docs/"}))
+                .unwrap_err();
         assert_eq!(e.kind, ErrorKind::SourceNotAllowed);
-        assert!(e.message.starts_with("$.input_data: bucket \"someone-elses-data\""), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("$.input_data: bucket \"someone-elses-data\""),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -451,7 +551,11 @@ mod tests {
 
     #[test]
     fn the_handler_returns_the_generated_object_as_json() {
-        let out = handle(json!({"execution_name": "run-7", "input_data": "s3://raw-data/docs/"}), &config()).unwrap();
+        let out = handle(
+            json!({"execution_name": "run-7", "input_data": "s3://raw-data/docs/"}),
+            &config(),
+        )
+        .unwrap();
         assert!(out["text_model"]["InputDataConfig"].is_array());
         assert!(out["output_artifact_paths"]["text_model_prefix"].is_string());
         assert_eq!(out["copy"]["continuation"], Value::Null);
