@@ -3,6 +3,7 @@
 //! Nothing here performs I/O: the functions fetch, call and store; this crate decides.
 
 pub mod aws;
+pub mod copy;
 pub mod error;
 pub mod generated;
 pub mod hyperparameters;

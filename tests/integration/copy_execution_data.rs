@@ -1,0 +1,888 @@
+//! Integration tests of copy-execution-data: the real handler and the real
+//! aws-sdk-s3 client over HTTP against an embedded S3 server (s3s-fs).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use copy_execution_data::{handle, CopyConfig};
+use integration_tests::s3_server::EmbeddedS3;
+use serde_json::{json, Value};
+use shared::copy::{CopyEvent, CopyResult};
+use shared::{ErrorKind, FunctionError};
+
+const SRC: &str = "src-bucket";
+const ARTIFACTS: &str = "artifact-bucket";
+const OTHER: &str = "other-bucket";
+const MIB: usize = 1024 * 1024;
+const DEST_PREFIX: &str = "executions/copy-test/data/";
+
+fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Low multipart settings (S3 and s3s-fs refuse non-final parts under 5 MiB).
+fn config_with(extra: &[(&str, &str)]) -> CopyConfig {
+    let mut pairs = vec![
+        ("ALLOWED_SOURCE_BUCKETS", " src-bucket , missing-bucket "),
+        ("ARTIFACT_BUCKET", ARTIFACTS),
+        ("MULTIPART_THRESHOLD_BYTES", "8388608"),
+        ("MULTIPART_PART_SIZE_BYTES", "5242880"),
+        ("COPY_CONCURRENCY", "16"),
+    ];
+    pairs.extend_from_slice(extra);
+    CopyConfig::from_map(&vars(&pairs)).unwrap()
+}
+
+fn config() -> CopyConfig {
+    config_with(&[])
+}
+
+fn far_deadline() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(600)
+}
+
+fn first_event(source: &str) -> Value {
+    json!({
+        "source": source,
+        "destination": format!("s3://{ARTIFACTS}/{DEST_PREFIX}"),
+        "continuation": null,
+    })
+}
+
+async fn server() -> (EmbeddedS3, Client) {
+    let server = EmbeddedS3::start().unwrap();
+    let s3 = server.client();
+    for bucket in [SRC, ARTIFACTS, OTHER] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    (server, s3)
+}
+
+/// Deterministic, non-repeating bytes, so a misplaced part cannot go unnoticed.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>, content_type: Option<&str>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .set_content_type(content_type.map(str::to_string))
+        .metadata("origin", "fixture")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A source uploaded in parts: its ETag is `<hash>-<n>`, which a CopyObject would not keep.
+async fn put_in_parts(s3: &Client, bucket: &str, key: &str, parts: Vec<Vec<u8>>) {
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type("text/csv")
+        .metadata("team", "ml")
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let mut completed = Vec::new();
+    for (i, body) in parts.into_iter().enumerate() {
+        let number = i as i32 + 1;
+        let part = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        completed.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .e_tag(part.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// As long a key as s3s-fs can hold. A ~900-byte key is valid on S3 but not here:
+/// s3s-fs names a sidecar file after the base64 of bucket and key, and file names
+/// stop at 255 bytes, so keys of more than ~150 bytes fail with InternalError.
+fn long_key() -> String {
+    format!("datasets/v1/long/{}/{}.txt", "ä".repeat(20), "l".repeat(60))
+}
+
+/// The awkward keys, each of which must round-trip exactly.
+fn awkward_keys() -> Vec<String> {
+    vec![
+        "datasets/v1/awkward/with space.txt".to_string(),
+        "datasets/v1/awkward/a+plus+sign.txt".to_string(),
+        "datasets/v1/awkward/100%.txt".to_string(),
+        "datasets/v1/awkward/%2F-looks-encoded.txt".to_string(),
+        "datasets/v1/awkward/café/naïve.txt".to_string(),
+        "datasets/v1/awkward/emoji 😀🚀.txt".to_string(),
+        "datasets/v1/awkward/q?x#y&z=1;(2)!'*~.txt".to_string(),
+        long_key(),
+    ]
+}
+
+struct Dataset {
+    objects: u64,
+    bytes: u64,
+}
+
+/// A few hundred small objects over nested prefixes, awkward keys, an empty object,
+/// objects above the multipart threshold and a source uploaded in parts.
+async fn populate(s3: &Client, small: usize) -> Dataset {
+    let mut objects = 0u64;
+    let mut bytes = 0u64;
+    // Concurrent puts: the server is a debug build, one request at a time is slow.
+    let mut puts = tokio::task::JoinSet::new();
+    let mut add = |key: String, body: Vec<u8>, content_type: Option<&'static str>| {
+        objects += 1;
+        bytes += body.len() as u64;
+        let s3 = s3.clone();
+        puts.spawn(async move { put(&s3, SRC, &key, body, content_type).await });
+    };
+    for i in 0..small {
+        let key = format!(
+            "datasets/v1/shard-{}/day-{:02}/rows-{i:04}.csv",
+            i % 5,
+            i % 7
+        );
+        add(key, small_body(i), Some("text/csv"));
+    }
+    for (i, key) in awkward_keys().into_iter().enumerate() {
+        let body = format!("awkward {i}: {key}").into_bytes();
+        add(key, body, Some("text/plain; charset=utf-8"));
+    }
+    add("datasets/v1/empty.bin".into(), Vec::new(), None);
+    // 12 MiB + a tail: three parts of 5, 5 and 2 MiB.
+    add(
+        "datasets/v1/big/features.bin".into(),
+        noise(12 * MIB + 123, 1),
+        Some("application/x-parquet"),
+    );
+    // Outside the source prefix: must not be copied.
+    let s3_outside = s3.clone();
+    puts.spawn(async move {
+        put(
+            &s3_outside,
+            SRC,
+            "datasets/v10/not-me.csv",
+            b"no".to_vec(),
+            None,
+        )
+        .await;
+        put(
+            &s3_outside,
+            SRC,
+            "datasets/v1-old.csv",
+            b"no".to_vec(),
+            None,
+        )
+        .await;
+    });
+    while let Some(done) = puts.join_next().await {
+        done.unwrap();
+    }
+    // Below the threshold but uploaded in parts: CopyObject must record its ETag.
+    let parts = vec![noise(5 * MIB, 3), noise(MIB + 7, 4)];
+    objects += 1;
+    bytes += parts.iter().map(Vec::len).sum::<usize>() as u64;
+    put_in_parts(s3, SRC, "datasets/v1/big/in-parts.csv", parts).await;
+    Dataset { objects, bytes }
+}
+
+fn small_body(i: usize) -> Vec<u8> {
+    format!("row {i}\n").repeat(i % 9 + 1).into_bytes()
+}
+
+#[derive(Debug, PartialEq)]
+struct Stored {
+    body: Vec<u8>,
+    content_type: Option<String>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// Every object under `prefix`, by key relative to it, with body and headers
+/// (the `source-etag` bookkeeping metadata left out).
+async fn snapshot(s3: &Client, bucket: &str, prefix: &str) -> BTreeMap<String, Stored> {
+    let mut gets = tokio::task::JoinSet::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for object in page.unwrap().contents() {
+            let key = object.key().unwrap().to_string();
+            let (s3, bucket, prefix) = (s3.clone(), bucket.to_string(), prefix.to_string());
+            gets.spawn(async move {
+                let got = s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut metadata: BTreeMap<String, String> = got
+                    .metadata()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                metadata.remove("source-etag");
+                let content_type = got.content_type().map(str::to_string);
+                let body = got.body.collect().await.unwrap().into_bytes().to_vec();
+                let relative = key.strip_prefix(&prefix).unwrap().to_string();
+                (
+                    relative,
+                    Stored {
+                        body,
+                        content_type,
+                        metadata,
+                    },
+                )
+            });
+        }
+    }
+    let mut out = BTreeMap::new();
+    while let Some(got) = gets.join_next().await {
+        let (key, stored) = got.unwrap();
+        assert!(out.insert(key, stored).is_none());
+    }
+    out
+}
+
+/// Every file the server keeps (objects and their sidecar metadata files), with its
+/// size and modification time.
+fn files(root: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (u64, SystemTime)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                walk(&path, out);
+            } else {
+                out.insert(path, (meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, &mut out);
+    out
+}
+
+async fn run(s3: &Client, config: &CopyConfig, event: Value) -> CopyResult {
+    handle(s3, config, event, far_deadline()).await.unwrap()
+}
+
+async fn fails(s3: &Client, config: &CopyConfig, event: Value) -> FunctionError {
+    let err = handle(s3, config, event, far_deadline()).await.unwrap_err();
+    // The errorType Step Functions sees is the stable name.
+    let diagnostic: lambda_runtime::Diagnostic = err.clone().into();
+    assert_eq!(diagnostic.error_type, err.kind.name());
+    err
+}
+
+async fn assert_destination_empty(s3: &Client) {
+    let listed = s3.list_objects_v2().bucket(ARTIFACTS).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0), "{:?}", listed.contents());
+}
+
+#[tokio::test]
+async fn copies_every_object_byte_for_byte_then_skips_them_all() {
+    let (server, s3) = server().await;
+    let dataset = populate(&s3, 300).await;
+    let config = config();
+
+    // No trailing slash: normalised, and `datasets/v10/` stays out.
+    let result = run(&s3, &config, first_event("s3://src-bucket/datasets/v1")).await;
+    assert_eq!(result.source, "s3://src-bucket/datasets/v1/");
+    assert_eq!(
+        result.destination,
+        format!("s3://{ARTIFACTS}/{DEST_PREFIX}")
+    );
+    assert!(result.done);
+    assert_eq!(result.continuation, None);
+    assert_eq!(result.copied, dataset.objects);
+    assert_eq!(result.skipped, 0);
+    assert_eq!(result.bytes, dataset.bytes);
+
+    let source = snapshot(&s3, SRC, "datasets/v1/").await;
+    let copied = snapshot(&s3, ARTIFACTS, DEST_PREFIX).await;
+    assert_eq!(source.len() as u64, dataset.objects);
+    assert_eq!(
+        copied.keys().collect::<Vec<_>>(),
+        source.keys().collect::<Vec<_>>()
+    );
+    for (key, stored) in &source {
+        assert_eq!(copied.get(key), Some(stored), "{key}");
+    }
+    for key in awkward_keys() {
+        assert!(
+            copied.contains_key(key.strip_prefix("datasets/v1/").unwrap()),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        copied["big/features.bin"].content_type.as_deref(),
+        Some("application/x-parquet")
+    );
+    assert_eq!(
+        copied["big/in-parts.csv"]
+            .metadata
+            .get("team")
+            .map(String::as_str),
+        Some("ml")
+    );
+    let everything = s3.list_objects_v2().bucket(ARTIFACTS).send().await.unwrap();
+    assert_eq!(everything.key_count(), Some(dataset.objects as i32));
+
+    // A rerun (a retried state, a redriven execution) writes nothing.
+    let before = files(server.root());
+    let again = run(&s3, &config, first_event("s3://src-bucket/datasets/v1/")).await;
+    assert!(again.done);
+    assert_eq!(
+        (again.copied, again.skipped, again.bytes),
+        (0, dataset.objects, 0)
+    );
+    assert_eq!(files(server.root()), before);
+}
+
+#[tokio::test]
+async fn objects_present_but_different_are_copied_again() {
+    let (_server, s3) = server().await;
+    let dataset = populate(&s3, 20).await;
+    let config = config();
+    run(&s3, &config, first_event("s3://src-bucket/datasets/v1/")).await;
+
+    let dest = |suffix: &str| format!("{DEST_PREFIX}{suffix}");
+    // Same size, other bytes; a missing one; a multipart copy replaced by other
+    // content of the same size; a larger one.
+    put(
+        &s3,
+        ARTIFACTS,
+        &dest("shard-0/day-00/rows-0000.csv"),
+        b"ROW 0\n".to_vec(),
+        None,
+    )
+    .await;
+    s3.delete_object()
+        .bucket(ARTIFACTS)
+        .key(dest("empty.bin"))
+        .send()
+        .await
+        .unwrap();
+    // Written without a checksum: s3s-fs keeps an overwritten object's stored CRC
+    // through a later multipart upload (S3 does not), and GETs would then fail.
+    let no_checksum = Client::from_conf(
+        s3.config()
+            .to_builder()
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build(),
+    );
+    put(
+        &no_checksum,
+        ARTIFACTS,
+        &dest("big/features.bin"),
+        noise(12 * MIB + 123, 99),
+        None,
+    )
+    .await;
+    put(
+        &s3,
+        ARTIFACTS,
+        &dest("awkward/100%.txt"),
+        b"far too long now".repeat(9),
+        None,
+    )
+    .await;
+
+    let result = run(&s3, &config, first_event("s3://src-bucket/datasets/v1/")).await;
+    assert!(result.done);
+    assert_eq!(result.copied, 4);
+    assert_eq!(result.skipped, dataset.objects - 4);
+    let source = snapshot(&s3, SRC, "datasets/v1/").await;
+    assert_eq!(snapshot(&s3, ARTIFACTS, DEST_PREFIX).await, source);
+}
+
+/// Feeds each result back in as the next event until `done`, as the state machine does.
+async fn loop_until_done(
+    s3: &Client,
+    config: &CopyConfig,
+    deadline: impl Fn() -> SystemTime,
+) -> (Vec<CopyResult>, CopyResult) {
+    let mut event = first_event("s3://src-bucket/datasets/v1/");
+    let mut calls = Vec::new();
+    loop {
+        let result = handle(s3, config, event, deadline()).await.unwrap();
+        calls.push(result.clone());
+        assert!(calls.len() < 500, "the loop does not converge");
+        if result.done {
+            assert_eq!(result.continuation, None);
+            return (calls, result);
+        }
+        assert!(result.continuation.is_some());
+        event = serde_json::to_value(&result).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_already_close_yields_continuations_until_done() {
+    let (_server, s3) = server().await;
+    let dataset = populate(&s3, 25).await;
+    // Five objects are already in place from an earlier attempt.
+    for i in 0..5 {
+        let suffix = format!("shard-{}/day-{:02}/rows-{i:04}.csv", i % 5, i % 7);
+        s3.copy_object()
+            .bucket(ARTIFACTS)
+            .key(format!("{DEST_PREFIX}{suffix}"))
+            .copy_source(format!("{SRC}/datasets/v1/{suffix}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let config = config();
+
+    // The deadline has passed: each call still completes one object (so the loop
+    // always progresses) and hands back a continuation.
+    let (calls, last) = loop_until_done(&s3, &config, SystemTime::now).await;
+    assert_eq!(calls.len() as u64, dataset.objects);
+    let first = &calls[0];
+    assert!(!first.done);
+    assert_eq!(first.copied + first.skipped, 1);
+    let mut previous = (0, 0, 0);
+    for call in &calls {
+        let now = (call.copied, call.skipped, call.bytes);
+        assert_eq!(
+            now.0 + now.1,
+            previous.0 + previous.1 + 1,
+            "one object per call"
+        );
+        assert!(now.2 >= previous.2);
+        previous = now;
+    }
+    // Every object exactly once: cumulative counters add up to the dataset.
+    assert_eq!(last.copied, dataset.objects - 5);
+    assert_eq!(last.skipped, 5);
+    let skipped_bytes: u64 = (0..5).map(|i| small_body(i).len() as u64).sum();
+    assert_eq!(last.bytes, dataset.bytes - skipped_bytes);
+    assert_eq!(
+        snapshot(&s3, ARTIFACTS, DEST_PREFIX).await,
+        snapshot(&s3, SRC, "datasets/v1/").await
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_mid_run_with_concurrency_loses_and_redoes_nothing() {
+    let (_server, s3) = server().await;
+    let dataset = populate(&s3, 120).await;
+    let config = config_with(&[("DEADLINE_MARGIN_SECONDS", "0"), ("COPY_CONCURRENCY", "4")]);
+
+    // Each call stops ~40 ms in, wherever that falls, with copies in flight.
+    let (calls, last) = loop_until_done(&s3, &config, || {
+        SystemTime::now() + Duration::from_millis(40)
+    })
+    .await;
+    assert_eq!(
+        (last.copied, last.skipped, last.bytes),
+        (dataset.objects, 0, dataset.bytes)
+    );
+    // Resume points only move forward.
+    let keys: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| c.continuation.as_ref().map(|c| c.start_after.as_str()))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+    assert_eq!(
+        snapshot(&s3, ARTIFACTS, DEST_PREFIX).await,
+        snapshot(&s3, SRC, "datasets/v1/").await
+    );
+}
+
+#[tokio::test]
+async fn a_source_outside_the_allow_list_is_refused_before_any_write() {
+    let (_server, s3) = server().await;
+    put(&s3, OTHER, "datasets/v1/a.csv", b"a".to_vec(), None).await;
+    let err = fails(
+        &s3,
+        &config(),
+        first_event("s3://other-bucket/datasets/v1/"),
+    )
+    .await;
+    assert_eq!(err.kind, ErrorKind::SourceNotAllowed);
+    assert!(err.message.contains("\"other-bucket\""), "{}", err.message);
+    assert_destination_empty(&s3).await;
+}
+
+#[tokio::test]
+async fn a_missing_bucket_or_an_empty_prefix_is_source_not_found() {
+    let (_server, s3) = server().await;
+    put(&s3, SRC, "datasets/v1/a.csv", b"a".to_vec(), None).await;
+    let config = config();
+    let err = fails(&s3, &config, first_event("s3://missing-bucket/datasets/")).await;
+    assert_eq!(err.kind, ErrorKind::SourceNotFound);
+    assert!(err.message.contains("does not exist"), "{}", err.message);
+    let err = fails(&s3, &config, first_event("s3://src-bucket/datasets/v2/")).await;
+    assert_eq!(err.kind, ErrorKind::SourceNotFound);
+    assert_eq!(
+        err.message,
+        "$.source: no object under s3://src-bucket/datasets/v2/"
+    );
+    assert_destination_empty(&s3).await;
+}
+
+#[tokio::test]
+async fn bad_events_are_invalid_input_naming_the_field() {
+    let (_server, s3) = server().await;
+    put(&s3, SRC, "datasets/v1/a.csv", b"a".to_vec(), None).await;
+    let config = config();
+    let good = first_event("s3://src-bucket/datasets/v1/");
+    let with = |field: &str, value: Value| {
+        let mut event = good.clone();
+        event[field] = value;
+        event
+    };
+    let without = |field: &str| {
+        let mut event = good.clone();
+        event.as_object_mut().unwrap().remove(field);
+        event
+    };
+    let cases = vec![
+        (json!(["s3://src-bucket/datasets/v1/"]), "$: must be a JSON object, got an array"),
+        (json!("s3://src-bucket/datasets/v1/"), "$: must be a JSON object, got a string"),
+        (without("source"), "$.source: is required"),
+        (without("destination"), "$.destination: is required"),
+        (with("source", json!(42)), "$.source: must be a string, got a number"),
+        (with("source", json!("https://src-bucket.s3.amazonaws.com/datasets/v1/")), "$.source: must be an s3://bucket/prefix URI"),
+        (with("source", json!("s3://Src_Bucket/x/")), "$.source: bucket"),
+        (with("destination", json!("s3://other-bucket/executions/e/data/")), "$.destination: s3://other-bucket/executions/e/data/ must be a prefix under s3://artifact-bucket/executions/"),
+        (with("destination", json!("s3://artifact-bucket/models/e/data/")), "$.destination: "),
+        (with("destination", json!("s3://artifact-bucket/executions/")), "$.destination: "),
+        (with("extra", json!(1)), "$.extra: unknown field `extra`"),
+        (with("done", json!("yes")), "$.done: must be true or false"),
+        (with("continuation", json!([])), "$.continuation: must be a JSON object, got an array"),
+        (with("continuation", json!({"start_after": "datasets/v1/a.csv"})), "$.continuation.version: is required"),
+        (
+            with("continuation", json!({"version": 1, "start_after": "datasets/v1/a.csv", "copied": 1, "skipped": 0, "bytes": 1, "digest": "0".repeat(64)})),
+            "$.continuation.digest: does not match",
+        ),
+        (
+            with("continuation", json!({"version": 1, "start_after": "elsewhere/a.csv", "copied": 1, "skipped": 0, "bytes": 1, "digest": "0".repeat(64)})),
+            "$.continuation.start_after: must be a key under the source prefix",
+        ),
+        (
+            with("continuation", json!({"version": 1, "start_after": "datasets/v1/a.csv", "copied": 1.5, "skipped": 0, "bytes": 1, "digest": "x"})),
+            "$.continuation.copied: must be a whole number",
+        ),
+    ];
+    for (event, expected) in cases {
+        let err = fails(&s3, &config, event.clone()).await;
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{event}");
+        assert!(
+            err.message.starts_with(expected),
+            "{event}: {}",
+            err.message
+        );
+    }
+
+    // A genuine continuation edited by hand is caught too.
+    let other = config_with(&[("DEADLINE_MARGIN_SECONDS", "0")]);
+    put(&s3, SRC, "datasets/v1/b.csv", b"b".to_vec(), None).await;
+    let partial = handle(&s3, &other, good.clone(), SystemTime::now())
+        .await
+        .unwrap();
+    assert!(!partial.done);
+    let mut tampered = serde_json::to_value(&partial).unwrap();
+    tampered["continuation"]["start_after"] = json!("datasets/v1/");
+    let err = fails(&s3, &config, tampered).await;
+    assert!(
+        err.message.starts_with("$.continuation.digest: "),
+        "{}",
+        err.message
+    );
+
+    // Overlap: possible only when the artifact bucket is also an allowed source.
+    let overlapping = config_with(&[("ALLOWED_SOURCE_BUCKETS", "artifact-bucket")]);
+    let event = json!({
+        "source": "s3://artifact-bucket/executions/copy-test/",
+        "destination": format!("s3://{ARTIFACTS}/{DEST_PREFIX}"),
+    });
+    let err = fails(&s3, &overlapping, event).await;
+    assert_eq!(err.kind, ErrorKind::InvalidInput);
+    assert!(
+        err.message.contains("overlaps the source"),
+        "{}",
+        err.message
+    );
+
+    // Only the one legitimate partial call wrote anything.
+    let listed = s3.list_objects_v2().bucket(ARTIFACTS).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+}
+
+#[test]
+fn a_bad_environment_is_a_configuration_error() {
+    for (pairs, needle) in [
+        (
+            vec![("ARTIFACT_BUCKET", ARTIFACTS)],
+            "ALLOWED_SOURCE_BUCKETS: is required",
+        ),
+        (
+            vec![("ALLOWED_SOURCE_BUCKETS", SRC)],
+            "ARTIFACT_BUCKET: is required",
+        ),
+        (
+            vec![
+                ("ALLOWED_SOURCE_BUCKETS", SRC),
+                ("ARTIFACT_BUCKET", ARTIFACTS),
+                ("MULTIPART_PART_SIZE_BYTES", "1048576"),
+            ],
+            "MULTIPART_PART_SIZE_BYTES: must be from 5242880 to 5368709120",
+        ),
+        (
+            vec![
+                ("ALLOWED_SOURCE_BUCKETS", SRC),
+                ("ARTIFACT_BUCKET", ARTIFACTS),
+                ("MULTIPART_THRESHOLD_BYTES", "6000000000"),
+            ],
+            "MULTIPART_THRESHOLD_BYTES: must be from 1 to 5368709120",
+        ),
+        (
+            vec![
+                ("ALLOWED_SOURCE_BUCKETS", SRC),
+                ("ARTIFACT_BUCKET", ARTIFACTS),
+                ("COPY_CONCURRENCY", "lots"),
+            ],
+            "COPY_CONCURRENCY",
+        ),
+    ] {
+        let err = CopyConfig::from_map(&vars(&pairs)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::ConfigurationError);
+        assert!(err.message.contains(needle), "{needle}: {}", err.message);
+        let diagnostic: lambda_runtime::Diagnostic = err.into();
+        assert_eq!(diagnostic.error_type, "ConfigurationError");
+    }
+}
+
+#[tokio::test]
+async fn refused_credentials_are_access_denied() {
+    let (server, s3) = server().await;
+    put(&s3, SRC, "datasets/v1/a.csv", b"a".to_vec(), None).await;
+    let intruder = Client::from_conf(
+        server
+            .client_config()
+            .credentials_provider(Credentials::new(
+                "local-access-key",
+                "wrong-secret",
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let err = fails(
+        &intruder,
+        &config(),
+        first_event("s3://src-bucket/datasets/v1/"),
+    )
+    .await;
+    assert_eq!(err.kind, ErrorKind::AccessDenied, "{}", err.message);
+    assert!(err.message.contains("HTTP 403"), "{}", err.message);
+    assert_destination_empty(&s3).await;
+}
+
+#[tokio::test]
+async fn a_missing_destination_bucket_is_aws_request_failed() {
+    let (_server, s3) = server().await;
+    put(&s3, SRC, "datasets/v1/a.csv", b"a".to_vec(), None).await;
+    let config = config_with(&[("ARTIFACT_BUCKET", "no-such-artifacts")]);
+    let event = json!({
+        "source": "s3://src-bucket/datasets/v1/",
+        "destination": "s3://no-such-artifacts/executions/e/data/",
+        "continuation": null,
+    });
+    let err = fails(&s3, &config, event).await;
+    assert_eq!(err.kind, ErrorKind::AwsRequestFailed, "{}", err.message);
+    assert!(err.message.contains("NoSuchBucket"), "{}", err.message);
+}
+
+/// An S3 endpoint that always answers 503 SlowDown, counting the requests.
+async fn throttling_endpoint() -> (String, Arc<AtomicUsize>) {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        hyper::Response::builder()
+                            .status(503)
+                            .header("content-type", "application/xml")
+                            .body(Full::new(Bytes::from_static(
+                                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+                            )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), hits)
+}
+
+fn client_for(endpoint: &str, attempts: u32) -> Client {
+    Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .credentials_provider(Credentials::new("k", "s", None, None, "test"))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(attempts)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn throttling_and_unreachable_s3_are_service_unavailable() {
+    let (endpoint, hits) = throttling_endpoint().await;
+    let err = fails(
+        &client_for(&endpoint, 3),
+        &config(),
+        first_event("s3://src-bucket/datasets/v1/"),
+    )
+    .await;
+    assert_eq!(err.kind, ErrorKind::ServiceUnavailable, "{}", err.message);
+    assert!(err.message.contains("SlowDown"), "{}", err.message);
+    // The SDK retried before giving up.
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+
+    // Nothing listens on a port just released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = fails(
+        &client_for(&format!("http://127.0.0.1:{port}"), 1),
+        &config(),
+        first_event("s3://src-bucket/datasets/v1/"),
+    )
+    .await;
+    assert_eq!(err.kind, ErrorKind::ServiceUnavailable, "{}", err.message);
+}
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap();
+    // The fixture is also a valid wire payload.
+    let typed: CopyEvent = serde_json::from_value(value.clone()).unwrap();
+    assert!(typed.source.starts_with("s3://src-bucket/"));
+    value
+}
+
+async fn fixture_source(s3: &Client) {
+    for name in ["a.csv", "b.csv", "c.csv"] {
+        put(
+            s3,
+            SRC,
+            &format!("datasets/v1/{name}"),
+            format!("{name}\n1,2,3\n").into_bytes(),
+            Some("text/csv"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_first_call_fixture_copies_the_dataset() {
+    let (_server, s3) = server().await;
+    fixture_source(&s3).await;
+    let event = fixture("copy-execution-data.json");
+    let result = run(&s3, &config(), event.clone()).await;
+    assert!(result.done);
+    assert_eq!((result.copied, result.skipped, result.bytes), (3, 0, 36));
+    assert_eq!(result.source, event["source"]);
+    assert_eq!(result.destination, event["destination"]);
+    let copied = snapshot(&s3, ARTIFACTS, "executions/fixture-execution/data/").await;
+    assert_eq!(
+        copied.keys().collect::<Vec<_>>(),
+        ["a.csv", "b.csv", "c.csv"]
+    );
+}
+
+#[tokio::test]
+async fn the_continuation_fixture_resumes_after_its_key() {
+    let (_server, s3) = server().await;
+    fixture_source(&s3).await;
+    let event = fixture("copy-execution-data-continuation.json");
+    assert_eq!(event["continuation"]["start_after"], "datasets/v1/b.csv");
+    let result = run(&s3, &config(), event).await;
+    assert!(result.done);
+    // Cumulative: the fixture's 2 objects and 24 bytes, plus c.csv.
+    assert_eq!((result.copied, result.skipped, result.bytes), (3, 0, 36));
+    let copied = snapshot(&s3, ARTIFACTS, "executions/fixture-execution/data/").await;
+    assert_eq!(copied.keys().collect::<Vec<_>>(), ["c.csv"]);
+}
