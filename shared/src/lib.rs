@@ -9,6 +9,7 @@ pub mod generated;
 pub mod hyperparameters;
 pub mod json;
 pub mod naming;
+pub mod report;
 pub mod s3uri;
 
 pub use error::{ErrorKind, FunctionError};

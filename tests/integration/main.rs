@@ -1,5 +1,6 @@
 //! The integration tests: one crate, one module per area.
 
+mod aggregate_metrics;
 mod copy_execution_data;
 mod generate_config;
 mod s3_smoke;
