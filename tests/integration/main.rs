@@ -2,6 +2,7 @@
 
 mod aggregate_metrics;
 mod copy_execution_data;
+mod format_failure;
 mod generate_config;
 mod s3_smoke;
 mod state_machine;
