@@ -4,4 +4,5 @@
 pub mod asl;
 pub mod s3_server;
 pub mod sagemaker_server;
+pub mod sample_data;
 pub mod sns_server;
