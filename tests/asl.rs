@@ -291,32 +291,95 @@ pub fn resolve<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// Applies a `ResultSelector` / `Parameters` template whose `.$` values are plain
-/// paths into `input`; missing paths become an error naming the key.
+/// paths into `input`; missing paths become an error naming the key. Intrinsic
+/// functions and context paths become `null` (see [`apply_template_with_context`]).
 pub fn apply_template(template: &Value, input: &Value) -> Result<Value, String> {
-    match template {
-        Value::Object(map) => {
-            let mut out = serde_json::Map::new();
-            for (key, value) in map {
-                match (key.strip_suffix(".$"), value.as_str()) {
-                    (Some(name), Some(path))
-                        if path.starts_with('$') && !path.starts_with("$$") =>
-                    {
-                        let found = resolve(input, path)
-                            .ok_or_else(|| format!("{key}: {path} matches nothing"))?;
-                        out.insert(name.to_string(), found.clone());
-                    }
-                    (Some(name), _) => {
-                        out.insert(name.to_string(), Value::Null);
-                    }
-                    (None, _) => {
-                        out.insert(key.clone(), apply_template(value, input)?);
-                    }
-                }
-            }
-            Ok(Value::Object(out))
+    apply_template_with_context(template, input, None)
+}
+
+/// As [`apply_template`], with `$$.` paths resolved in `context` (the context
+/// object: `{"Execution": {...}, "StateMachine": {...}, "State": {...}}`) and the
+/// two intrinsic shapes the state machine uses in task parameters:
+/// `States.Format('{}{}', path, path)` and `States.JsonToString(path)`.
+pub fn apply_template_with_context(
+    template: &Value,
+    input: &Value,
+    context: Option<&Value>,
+) -> Result<Value, String> {
+    let lookup = |path: &str| -> Option<Value> {
+        match (path.strip_prefix("$$"), context) {
+            (Some(rest), Some(ctx)) => resolve(ctx, &format!("${rest}")).cloned(),
+            (Some(_), None) => None,
+            (None, _) => resolve(input, path).cloned(),
         }
-        other => Ok(other.clone()),
+    };
+    let Value::Object(map) = template else {
+        return Ok(template.clone());
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in map {
+        let (Some(name), Some(expr)) = (key.strip_suffix(".$"), value.as_str()) else {
+            out.insert(
+                key.clone(),
+                apply_template_with_context(value, input, context)?,
+            );
+            continue;
+        };
+        let rendered = if !expr.starts_with("States.") {
+            match lookup(expr) {
+                Some(found) => found,
+                None if expr.starts_with("$$") && context.is_none() => Value::Null,
+                None => return Err(format!("{key}: {expr} matches nothing")),
+            }
+        } else {
+            let args = paths_in_expression(expr);
+            let values: Option<Vec<Value>> = args.iter().map(|p| lookup(p)).collect();
+            match (values, context) {
+                (Some(values), Some(_)) if expr.starts_with("States.Format('{}{}',") => {
+                    Value::String(
+                        values
+                            .iter()
+                            .map(|v| {
+                                v.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| v.to_string())
+                            })
+                            .collect(),
+                    )
+                }
+                (Some(values), Some(_))
+                    if expr.starts_with("States.JsonToString(") && values.len() == 1 =>
+                {
+                    Value::String(values[0].to_string())
+                }
+                (None, Some(_)) => return Err(format!("{key}: a path in {expr} matches nothing")),
+                _ => Value::Null,
+            }
+        };
+        out.insert(name.to_string(), rendered);
     }
+    Ok(Value::Object(out))
+}
+
+/// What generate-config returns for an example input, run through the real handler
+/// and then through the ASL's own `Generate Config` ResultSelector: `$.generated`.
+pub fn generated_for(example: &str, execution_name: &str) -> Value {
+    let mut input: Value =
+        serde_json::from_str(&read_repo_file(example)).unwrap_or_else(|e| panic!("{example}: {e}"));
+    input["execution_name"] = Value::String(execution_name.to_string());
+    let vars: std::collections::HashMap<String, String> = [
+        ("ARTIFACT_BUCKET", "ensemble-artifacts"),
+        ("ALLOWED_SOURCE_BUCKETS", "ensemble-raw-data"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = generate_config::Config::from_map(&vars).unwrap_or_else(|e| panic!("{e}"));
+    let output =
+        generate_config::handle(input, &config).unwrap_or_else(|e| panic!("{example}: {e}"));
+    let selector = &definition()["States"]["Generate Config"]["ResultSelector"];
+    apply_template(selector, &serde_json::json!({ "Payload": output }))
+        .unwrap_or_else(|e| panic!("Generate Config ResultSelector: {e}"))
 }
 
 /// All Task/Parallel/Map states of the whole definition, with their scope.

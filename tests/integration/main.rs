@@ -1,6 +1,7 @@
 //! The integration tests: one crate, one module per area.
 
 mod aggregate_metrics;
+mod contracts;
 mod copy_execution_data;
 mod format_failure;
 mod generate_config;

@@ -2,10 +2,10 @@
 //! enforced. Every failure fails the same way; nothing is unreachable; every value
 //! the ASL reads from generate-config exists.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use integration_tests::asl::{
-    all_states, apply_template, definition, input_reads, paths_from, placeholders, reachable,
+    all_states, definition, generated_for, input_reads, paths_from, placeholders, reachable,
     read_repo_file, resolve, result_selector_reads, scopes, successors,
 };
 use serde_json::{json, Value};
@@ -419,26 +419,6 @@ fn the_fail_state_error_is_the_one_the_eventbridge_rule_skips() {
         template.contains(&format!("anything-but: [{FAIL_ERROR}]")),
         "the EventBridge rule must skip notified failures"
     );
-}
-
-/// What generate-config returns for `examples/execution-input.json`, run through the
-/// real handler, then through the ASL's own ResultSelector.
-fn generated_for(example: &str, execution_name: &str) -> Value {
-    let mut input: Value = serde_json::from_str(&read_repo_file(example)).unwrap();
-    input["execution_name"] = json!(execution_name);
-    let vars: HashMap<String, String> = [
-        ("ARTIFACT_BUCKET", "ensemble-artifacts"),
-        ("ALLOWED_SOURCE_BUCKETS", "ensemble-raw-data"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let config = generate_config::Config::from_map(&vars).unwrap();
-    let output = generate_config::handle(input, &config).unwrap();
-    let (_, states) = top_level();
-    let selector = &states["Generate Config"]["ResultSelector"];
-    apply_template(selector, &json!({"Payload": output}))
-        .unwrap_or_else(|e| panic!("Generate Config ResultSelector: {e}"))
 }
 
 #[test]
