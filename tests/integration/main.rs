@@ -3,8 +3,10 @@
 mod aggregate_metrics;
 mod contracts;
 mod copy_execution_data;
+mod error_names;
 mod format_failure;
 mod generate_config;
+mod lambda_binaries;
 mod s3_smoke;
 mod state_machine;
 mod template;
