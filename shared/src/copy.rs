@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::FunctionError;
-use crate::json::Object;
+use crate::json::{wrong_type, Object};
 use crate::s3uri::S3Uri;
 
 /// The only continuation format so far; bump it when the fields change meaning.
@@ -19,7 +19,8 @@ pub const CONTINUATION_VERSION: u64 = 1;
 /// Result fields a later call carries back in. Accepted so the previous result can
 /// be passed as is, but never used for control flow: the counters that matter
 /// travel inside the (digest-checked) continuation.
-const ECHOED_RESULT_FIELDS: [&str; 5] = ["done", "copied", "skipped", "bytes", "objects"];
+const ECHOED_RESULT_FIELDS: [&str; 6] =
+    ["done", "copied", "skipped", "bytes", "objects", "manifest"];
 
 /// The event as it travels: the first call has `continuation: null`; later calls
 /// are the previous [`CopyResult`].
@@ -55,6 +56,10 @@ pub struct CopyResult {
     /// Where the next call resumes; null once `done`.
     #[serde(rename = "continuation")]
     pub continuation: Option<Continuation>,
+    /// The `s3://` URI of the manifest of the destination, written by the call that
+    /// completes the copy; null until `done`.
+    #[serde(rename = "manifest", default)]
+    pub manifest: Option<String>,
 }
 
 /// Where a later call resumes: every key up to and including `start_after` (in
@@ -225,6 +230,16 @@ impl CopyRequest {
         for key in ["copied", "skipped", "bytes", "objects"] {
             root.opt_u64_in(key, 0, u64::MAX)?;
         }
+        match root.get("manifest") {
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            Some(other) => {
+                return Err(wrong_type(
+                    &root.child("manifest"),
+                    "a string or null",
+                    other,
+                ))
+            }
+        }
         let continuation = root
             .opt_object("continuation")?
             .map(|obj| Continuation::from_object(&obj, &source, &destination))
@@ -300,6 +315,7 @@ mod tests {
             skipped: 1,
             bytes: 30,
             continuation: Some(continuation()),
+            manifest: None,
         };
         let event = serde_json::to_value(&result).unwrap();
         let req = CopyRequest::from_event(&event).unwrap();
@@ -387,7 +403,13 @@ mod tests {
         event["done"] = json!(false);
         event["copied"] = json!(3);
         event["objects"] = json!(3);
+        event["manifest"] = json!("s3://artifact-bucket/executions/e1/copy-manifest.jsonl");
         CopyRequest::from_event(&event).unwrap();
+        event["manifest"] = Value::Null;
+        CopyRequest::from_event(&event).unwrap();
+        event["manifest"] = json!(1);
+        assert!(message(event.clone()).starts_with("$.manifest: must be a string or null"));
+        event["manifest"] = Value::Null;
         event["done"] = json!("no");
         assert!(message(event.clone()).starts_with("$.done: must be true or false"));
         event["done"] = json!(true);

@@ -12,7 +12,8 @@ use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use copy_execution_data::{handle, CopyConfig};
+use copy_execution_data::manifest::{ManifestJob, MANIFEST_PART_BYTES};
+use copy_execution_data::{configure_retries, handle, CopyConfig, S3Retry};
 use integration_tests::s3_server::EmbeddedS3;
 use serde_json::{json, Value};
 use shared::copy::{CopyEvent, CopyResult};
@@ -23,6 +24,8 @@ const ARTIFACTS: &str = "artifact-bucket";
 const OTHER: &str = "other-bucket";
 const MIB: usize = 1024 * 1024;
 const DEST_PREFIX: &str = "executions/copy-test/data/";
+/// Beside the destination, in the execution's prefix: never read as training data.
+const MANIFEST_KEY: &str = "executions/copy-test/copy-manifest.jsonl";
 
 fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
@@ -379,18 +382,155 @@ async fn copies_every_object_byte_for_byte_then_skips_them_all() {
             .map(String::as_str),
         Some("ml")
     );
+    // The data, plus the manifest outside the data prefix.
     let everything = s3.list_objects_v2().bucket(ARTIFACTS).send().await.unwrap();
-    assert_eq!(everything.key_count(), Some(dataset.objects as i32));
+    assert_eq!(everything.key_count(), Some(dataset.objects as i32 + 1));
+    assert!(!MANIFEST_KEY.starts_with(DEST_PREFIX));
+    assert_eq!(
+        result.manifest,
+        Some(format!("s3://{ARTIFACTS}/{MANIFEST_KEY}"))
+    );
+    let manifest = checked_manifest(&s3, dataset.objects, dataset.bytes).await;
 
-    // A rerun (a retried state, a redriven execution) writes nothing.
-    let before = files(server.root());
+    // A rerun (a retried state, a redriven execution) writes no data, and rewrites
+    // the same manifest.
+    let before = without_manifest(files(server.root()));
     let again = run(&s3, &config, first_event("s3://src-bucket/datasets/v1/")).await;
     assert!(again.done);
     assert_eq!(
         (again.copied, again.skipped, again.bytes),
         (0, dataset.objects, 0)
     );
-    assert_eq!(files(server.root()), before);
+    assert_eq!(without_manifest(files(server.root())), before);
+    assert_eq!(again.manifest, result.manifest);
+    assert_eq!(
+        checked_manifest(&s3, dataset.objects, dataset.bytes).await,
+        manifest
+    );
+}
+
+/// URL-safe base64 without padding: how s3s-fs names an object's sidecar files.
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The server's files but the manifest's (object and sidecars).
+fn without_manifest(
+    files: BTreeMap<PathBuf, (u64, SystemTime)>,
+) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    let sidecar = base64_url(MANIFEST_KEY.as_bytes());
+    files
+        .into_iter()
+        .filter(|(path, _)| {
+            let text = path.to_string_lossy();
+            !text.ends_with(MANIFEST_KEY) && !text.contains(&sidecar)
+        })
+        .collect()
+}
+
+async fn body_of(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    got.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// Reads the manifest and checks it line by line against the destination and the
+/// source: a header, every destination object once in listing order with its size
+/// and ETag, the ETag identifying the source's content, and a summary. Returns
+/// the manifest's bytes.
+async fn checked_manifest(s3: &Client, objects: u64, bytes: u64) -> Vec<u8> {
+    let raw = body_of(s3, ARTIFACTS, MANIFEST_KEY).await;
+    let text = String::from_utf8(raw.clone()).unwrap();
+    assert!(text.ends_with('\n'));
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, objects + 2, "{text}");
+    assert_eq!(lines[0]["manifest"], "copy-execution-data");
+    assert_eq!(lines[0]["version"], 1);
+    assert_eq!(
+        lines[0]["destination"],
+        format!("s3://{ARTIFACTS}/{DEST_PREFIX}")
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &json!({"objects": objects, "bytes": bytes})
+    );
+    let entries = &lines[1..lines.len() - 1];
+    let source_prefix = lines[0]["source"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&format!("s3://{SRC}/"))
+        .unwrap()
+        .to_string();
+    let mut heads = tokio::task::JoinSet::new();
+    for entry in entries {
+        let mut fields: Vec<&String> = entry.as_object().unwrap().keys().collect();
+        fields.sort();
+        assert_eq!(fields, ["etag", "key", "size"], "{entry}");
+        let (s3, entry, source_prefix) = (s3.clone(), entry.clone(), source_prefix.clone());
+        heads.spawn(async move {
+            let key = entry["key"].as_str().unwrap();
+            let copy = s3
+                .head_object()
+                .bucket(ARTIFACTS)
+                .key(format!("{DEST_PREFIX}{key}"))
+                .send()
+                .await
+                .unwrap();
+            let original = s3
+                .head_object()
+                .bucket(SRC)
+                .key(format!("{source_prefix}{key}"))
+                .send()
+                .await
+                .unwrap();
+            let bare = |etag: Option<&str>| etag.unwrap().trim_matches('"').to_string();
+            assert_eq!(entry["size"].as_i64(), copy.content_length(), "{entry}");
+            assert_eq!(entry["size"].as_i64(), original.content_length(), "{entry}");
+            assert_eq!(entry["etag"], bare(copy.e_tag()), "{entry}");
+            // The source's content: its ETag kept, or recorded by a multipart copy.
+            let recorded = copy.metadata().and_then(|m| m.get("source-etag")).cloned();
+            let source_etag = bare(original.e_tag());
+            assert!(
+                entry["etag"] == source_etag.as_str()
+                    || recorded.as_deref() == Some(source_etag.as_str()),
+                "{entry}: source {source_etag}"
+            );
+        });
+    }
+    while let Some(done) = heads.join_next().await {
+        done.unwrap();
+    }
+    let keys: Vec<&str> = entries.iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "listing order, once each"
+    );
+    let copied = snapshot(s3, ARTIFACTS, DEST_PREFIX).await;
+    assert_eq!(keys, copied.keys().map(String::as_str).collect::<Vec<_>>());
+    for entry in entries {
+        let stored = &copied[entry["key"].as_str().unwrap()];
+        assert_eq!(entry["size"].as_u64(), Some(stored.body.len() as u64));
+    }
+    raw
 }
 
 #[tokio::test]
@@ -448,6 +588,8 @@ async fn objects_present_but_different_are_copied_again() {
     assert_eq!(result.skipped, dataset.objects - 4);
     let source = snapshot(&s3, SRC, "datasets/v1/").await;
     assert_eq!(snapshot(&s3, ARTIFACTS, DEST_PREFIX).await, source);
+    // The manifest describes the repaired destination.
+    checked_manifest(&s3, dataset.objects, dataset.bytes).await;
 }
 
 /// Feeds each result back in as the next event until `done`, as the state machine does.
@@ -491,12 +633,33 @@ async fn a_deadline_already_close_yields_continuations_until_done() {
     // The deadline has passed: each call still completes one object (so the loop
     // always progresses) and hands back a continuation.
     let (calls, last) = loop_until_done(&s3, &config, SystemTime::now).await;
-    assert_eq!(calls.len() as u64, dataset.objects);
+    // One call per object, and a last one with nothing to copy that writes the
+    // manifest (the call that copied the last object had no time left for it).
+    assert_eq!(calls.len() as u64, dataset.objects + 1);
     let first = &calls[0];
     assert!(!first.done);
     assert_eq!(first.copied + first.skipped, 1);
+    let (manifest_call, copy_calls) = calls.split_last().unwrap();
+    assert!(copy_calls.iter().all(|c| c.manifest.is_none() && !c.done));
+    assert_eq!(
+        manifest_call.manifest,
+        Some(format!("s3://{ARTIFACTS}/{MANIFEST_KEY}"))
+    );
+    let before_manifest = copy_calls.last().unwrap();
+    assert_eq!(
+        (
+            manifest_call.copied,
+            manifest_call.skipped,
+            manifest_call.bytes
+        ),
+        (
+            before_manifest.copied,
+            before_manifest.skipped,
+            before_manifest.bytes
+        )
+    );
     let mut previous = (0, 0, 0);
-    for call in &calls {
+    for call in copy_calls {
         let now = (call.copied, call.skipped, call.bytes);
         assert_eq!(
             now.0 + now.1,
@@ -515,6 +678,7 @@ async fn a_deadline_already_close_yields_continuations_until_done() {
         snapshot(&s3, ARTIFACTS, DEST_PREFIX).await,
         snapshot(&s3, SRC, "datasets/v1/").await
     );
+    checked_manifest(&s3, dataset.objects, dataset.bytes).await;
 }
 
 #[tokio::test]
@@ -542,6 +706,8 @@ async fn a_deadline_mid_run_with_concurrency_loses_and_redoes_nothing() {
         snapshot(&s3, ARTIFACTS, DEST_PREFIX).await,
         snapshot(&s3, SRC, "datasets/v1/").await
     );
+    assert!(last.manifest.is_some());
+    checked_manifest(&s3, dataset.objects, dataset.bytes).await;
 }
 
 #[tokio::test]
@@ -603,6 +769,8 @@ async fn bad_events_are_invalid_input_naming_the_field() {
         (with("destination", json!("s3://other-bucket/executions/e/data/")), "$.destination: s3://other-bucket/executions/e/data/ must be a prefix under s3://artifact-bucket/executions/"),
         (with("destination", json!("s3://artifact-bucket/models/e/data/")), "$.destination: "),
         (with("destination", json!("s3://artifact-bucket/executions/")), "$.destination: "),
+        (with("destination", json!("s3://artifact-bucket/executions/copy-test/")), "$.destination: s3://artifact-bucket/executions/copy-test/ must be below an execution's prefix"),
+        (with("manifest", json!(7)), "$.manifest: must be a string or null"),
         (with("extra", json!(1)), "$.extra: unknown field `extra`"),
         (with("done", json!("yes")), "$.done: must be true or false"),
         (with("continuation", json!([])), "$.continuation: must be a JSON object, got an array"),
@@ -871,6 +1039,19 @@ async fn the_first_call_fixture_copies_the_dataset() {
         copied.keys().collect::<Vec<_>>(),
         ["a.csv", "b.csv", "c.csv"]
     );
+    let manifest = "executions/fixture-execution/copy-manifest.jsonl";
+    assert_eq!(
+        result.manifest,
+        Some(format!("s3://{ARTIFACTS}/{manifest}"))
+    );
+    let text = String::from_utf8(body_of(&s3, ARTIFACTS, manifest).await).unwrap();
+    let keys: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|l| l.get("key").cloned())
+        .collect();
+    assert_eq!(keys, [json!("a.csv"), json!("b.csv"), json!("c.csv")]);
+    assert!(text.ends_with("{\"objects\":3,\"bytes\":36}\n"), "{text}");
 }
 
 #[tokio::test]
@@ -885,4 +1066,178 @@ async fn the_continuation_fixture_resumes_after_its_key() {
     assert_eq!((result.copied, result.skipped, result.bytes), (3, 0, 36));
     let copied = snapshot(&s3, ARTIFACTS, "executions/fixture-execution/data/").await;
     assert_eq!(copied.keys().collect::<Vec<_>>(), ["c.csv"]);
+    // The manifest lists what the destination holds, not what the counters claim.
+    let text = String::from_utf8(
+        body_of(
+            &s3,
+            ARTIFACTS,
+            "executions/fixture-execution/copy-manifest.jsonl",
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(text.ends_with("{\"objects\":1,\"bytes\":12}\n"), "{text}");
+}
+
+/// The client the function builds, with short backoffs so tests stay fast.
+fn retrying_client(server: &EmbeddedS3, attempts: u32) -> Client {
+    let mut builder = server.client_config();
+    let retry = S3Retry {
+        adaptive: false,
+        max_attempts: attempts,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+    };
+    configure_retries(&mut builder, &retry, 4);
+    Client::from_conf(builder.build())
+}
+
+#[tokio::test]
+async fn a_transient_failure_keeps_the_progress_made_before_it() {
+    let (server, s3) = server().await;
+    // s3s-fs answers 500 InternalError when it cannot name an object's sidecar file
+    // (~150-byte keys): this source key fits, its copy's longer key does not. The
+    // failure is a real 5xx from the server, retried by the SDK, then
+    // ServiceUnavailable.
+    let doomed = format!("datasets/v1/c-{}.csv", "x".repeat(132));
+    for key in [
+        "datasets/v1/a.csv",
+        "datasets/v1/b.csv",
+        doomed.as_str(),
+        "datasets/v1/d.csv",
+    ] {
+        put(&s3, SRC, key, key.as_bytes().to_vec(), None).await;
+    }
+    let config = config_with(&[("COPY_CONCURRENCY", "1")]);
+    let client = retrying_client(&server, 3);
+
+    // a and b were copied before c failed: the call returns them as a continuation
+    // instead of an error that would send the retry back to the start.
+    let first = handle(
+        &client,
+        &config,
+        first_event("s3://src-bucket/datasets/v1/"),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    assert!(!first.done);
+    assert_eq!(first.manifest, None);
+    assert_eq!((first.copied, first.skipped), (2, 0));
+    let continuation = first.continuation.clone().unwrap();
+    assert_eq!(continuation.start_after, "datasets/v1/b.csv");
+
+    // s3s-fs wrote c's bytes before failing on its sidecar (S3's CopyObject is
+    // atomic); without this the next call would find them and skip c.
+    let partial = server.root().join(ARTIFACTS).join(format!(
+        "{DEST_PREFIX}{}",
+        doomed.strip_prefix("datasets/v1/").unwrap()
+    ));
+    std::fs::remove_file(partial).unwrap();
+
+    // Resuming at c with nothing else done: a plain ServiceUnavailable, for the
+    // state machine's Retry (which re-sends this same event).
+    let event = serde_json::to_value(&first).unwrap();
+    let err = handle(&client, &config, event.clone(), far_deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceUnavailable, "{}", err.message);
+    assert!(err.message.contains("InternalError"), "{}", err.message);
+    let diagnostic: lambda_runtime::Diagnostic = err.into();
+    assert_eq!(diagnostic.error_type, "ServiceUnavailable");
+    // a and b were not copied again.
+    let listed = s3
+        .list_objects_v2()
+        .bucket(ARTIFACTS)
+        .prefix(DEST_PREFIX)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(
+        keys.contains(&"executions/copy-test/data/a.csv"),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&"executions/copy-test/data/d.csv"),
+        "{keys:?}"
+    );
+}
+
+/// Writes `count` objects straight into the server's directory (much faster than
+/// PUTs); s3s-fs serves files it did not write, computing their ETags.
+fn plant_objects(root: &Path, prefix: &str, count: usize) -> u64 {
+    let mut bytes = 0;
+    for i in 0..count {
+        let dir = root
+            .join(ARTIFACTS)
+            .join(prefix)
+            .join(format!("shard-{:03}", i % 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = format!("{i:06}-{}.png", "p".repeat(100));
+        let body = format!("page {i}").into_bytes();
+        bytes += body.len() as u64;
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn the_manifest_streams_page_by_page_and_can_be_stopped() {
+    let (server, s3) = server().await;
+    let source = shared::s3uri::S3Uri::parse_prefix("$", "s3://src-bucket/pages/").unwrap();
+    let destination =
+        shared::s3uri::S3Uri::parse_prefix("$", &format!("s3://{ARTIFACTS}/{DEST_PREFIX}"))
+            .unwrap();
+    // Two listing pages. (A manifest over 8 MiB, ~45,000 objects, goes up as a
+    // multipart upload; s3s-fs walks every file for every listing page, which makes
+    // that size too slow for this suite: the parts' split is unit-tested.)
+    let count = 1_200;
+    let bytes = plant_objects(server.root(), DEST_PREFIX, count);
+    let job = ManifestJob {
+        s3: &s3,
+        source: &source,
+        destination: &destination,
+        key: MANIFEST_KEY,
+        concurrency: 32,
+        part_bytes: MANIFEST_PART_BYTES,
+    };
+
+    // Stopped after the first listing page: no manifest.
+    assert_eq!(job.write(|| true).await.unwrap(), None);
+    let missing = s3
+        .head_object()
+        .bucket(ARTIFACTS)
+        .key(MANIFEST_KEY)
+        .send()
+        .await;
+    assert!(missing.is_err());
+
+    let written = job.write(|| false).await.unwrap().unwrap();
+    assert_eq!(written.objects, count as u64);
+    assert_eq!(written.bytes, bytes);
+    assert_eq!(written.uri, format!("s3://{ARTIFACTS}/{MANIFEST_KEY}"));
+    let raw = body_of(&s3, ARTIFACTS, MANIFEST_KEY).await;
+    let text = String::from_utf8(raw.clone()).unwrap();
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l.get("key").is_some())
+        .collect();
+    assert_eq!(entries.len(), count);
+    let keys: Vec<&str> = entries.iter().map(|e| e["key"].as_str().unwrap()).collect();
+    // Every object once, in order, across page boundaries.
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        entries[0]["key"],
+        format!("shard-000/000000-{}.png", "p".repeat(100))
+    );
+    assert_eq!(entries[0]["size"], 6);
+    // s3s-fs's ETag of a file it did not write: the MD5 of "page 0".
+    assert_eq!(entries[0]["etag"], "6762897976bda8e25d1d91f56e5ae428");
+    assert!(text.ends_with(&format!("{{\"objects\":{count},\"bytes\":{bytes}}}\n")));
+
+    // Rewritten identically.
+    job.write(|| false).await.unwrap().unwrap();
+    assert_eq!(body_of(&s3, ARTIFACTS, MANIFEST_KEY).await, raw);
 }

@@ -16,6 +16,13 @@ pub const DEFAULT_THRESHOLD: u64 = 2 * DEFAULT_PART_SIZE;
 pub const DEFAULT_CONCURRENCY: usize = 64;
 pub const DEFAULT_MARGIN_SECONDS: u64 = 60;
 pub const DEFAULT_ARTIFACT_PREFIX: &str = "executions/";
+/// S3 attempts per request (the SDK's default is 3): 503 SlowDown comes in bursts
+/// while S3 scales a prefix, and each lost request costs a whole object's copy.
+pub const DEFAULT_S3_MAX_ATTEMPTS: u64 = 8;
+/// With 8 attempts, backoffs of 0.2, 0.4, … capped at 10 s wait 23 s at worst
+/// (full jitter: half that on average), well inside the default deadline margin.
+pub const DEFAULT_S3_INITIAL_BACKOFF_MS: u64 = 200;
+pub const DEFAULT_S3_MAX_BACKOFF_MS: u64 = 10_000;
 
 /// CopyObject copies at most 5 GiB, so the threshold can be no higher.
 pub const MAX_THRESHOLD: u64 = 5 * GIB;
@@ -41,6 +48,32 @@ pub struct CopyConfig {
     pub multipart_part_size_bytes: u64,
     /// `DEADLINE_MARGIN_SECONDS`: no new object is started this close to the deadline.
     pub deadline_margin: Duration,
+    /// `S3_RETRY_MODE`, `S3_MAX_ATTEMPTS`, `S3_INITIAL_BACKOFF_MS`, `S3_MAX_BACKOFF_MS`:
+    /// how the S3 client retries (see [`crate::s3_client`]).
+    pub s3_retry: S3Retry,
+}
+
+/// The S3 client's retry policy: exponential backoff with full jitter, for
+/// throttling, 5xx, timeouts and connection errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Retry {
+    /// `adaptive` also slows the client down after throttling (client-side rate
+    /// limiting); `standard` only backs off the failed request.
+    pub adaptive: bool,
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for S3Retry {
+    fn default() -> S3Retry {
+        S3Retry {
+            adaptive: false,
+            max_attempts: DEFAULT_S3_MAX_ATTEMPTS as u32,
+            initial_backoff: Duration::from_millis(DEFAULT_S3_INITIAL_BACKOFF_MS),
+            max_backoff: Duration::from_millis(DEFAULT_S3_MAX_BACKOFF_MS),
+        }
+    }
 }
 
 impl CopyConfig {
@@ -136,6 +169,37 @@ impl CopyConfig {
             MAX_MARGIN_SECONDS,
         )?;
 
+        let adaptive = match var("S3_RETRY_MODE").map(|m| m.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(mode) if mode == "standard" => false,
+            Some(mode) if mode == "adaptive" => true,
+            Some(mode) => {
+                return Err(FunctionError::config(
+                    "S3_RETRY_MODE",
+                    format!("{mode:?} must be `standard` or `adaptive`"),
+                ))
+            }
+        };
+        let max_attempts = number("S3_MAX_ATTEMPTS", DEFAULT_S3_MAX_ATTEMPTS, 1, 50)?;
+        let initial_backoff_ms = number(
+            "S3_INITIAL_BACKOFF_MS",
+            DEFAULT_S3_INITIAL_BACKOFF_MS,
+            1,
+            60_000,
+        )?;
+        let max_backoff_ms = number(
+            "S3_MAX_BACKOFF_MS",
+            DEFAULT_S3_MAX_BACKOFF_MS,
+            initial_backoff_ms,
+            300_000,
+        )?;
+        let s3_retry = S3Retry {
+            adaptive,
+            max_attempts: u32::try_from(max_attempts).unwrap_or(DEFAULT_S3_MAX_ATTEMPTS as u32),
+            initial_backoff: Duration::from_millis(initial_backoff_ms),
+            max_backoff: Duration::from_millis(max_backoff_ms),
+        };
+
         Ok(CopyConfig {
             allowed_source_buckets,
             artifact_bucket,
@@ -144,6 +208,7 @@ impl CopyConfig {
             multipart_threshold_bytes,
             multipart_part_size_bytes,
             deadline_margin: Duration::from_secs(margin),
+            s3_retry,
         })
     }
 }
@@ -187,6 +252,9 @@ mod tests {
         assert_eq!(config.multipart_part_size_bytes, 64 * MIB);
         assert_eq!(config.multipart_threshold_bytes, 128 * MIB);
         assert_eq!(config.deadline_margin, Duration::from_secs(60));
+        assert_eq!(config.s3_retry, S3Retry::default());
+        assert_eq!(config.s3_retry.max_attempts, 8);
+        assert!(!config.s3_retry.adaptive);
     }
 
     #[test]
@@ -198,8 +266,21 @@ mod tests {
             ("MULTIPART_THRESHOLD_BYTES", "5368709120"),
             ("MULTIPART_PART_SIZE_BYTES", "5242880"),
             ("DEADLINE_MARGIN_SECONDS", "0"),
+            ("S3_RETRY_MODE", " Adaptive "),
+            ("S3_MAX_ATTEMPTS", "12"),
+            ("S3_INITIAL_BACKOFF_MS", "50"),
+            ("S3_MAX_BACKOFF_MS", "50"),
         ]);
         let config = CopyConfig::from_map(&vars(&pairs)).unwrap();
+        assert_eq!(
+            config.s3_retry,
+            S3Retry {
+                adaptive: true,
+                max_attempts: 12,
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(50),
+            }
+        );
         assert_eq!(config.artifact_prefix, "runs/");
         assert_eq!(config.copy_concurrency, 8);
         assert_eq!(config.multipart_threshold_bytes, 5 * GIB);
@@ -258,6 +339,18 @@ mod tests {
             (
                 ("DEADLINE_MARGIN_SECONDS", "901"),
                 "DEADLINE_MARGIN_SECONDS: must be from 0 to 900",
+            ),
+            (
+                ("S3_RETRY_MODE", "legacy"),
+                "S3_RETRY_MODE: \"legacy\" must be `standard` or `adaptive`",
+            ),
+            (
+                ("S3_MAX_ATTEMPTS", "0"),
+                "S3_MAX_ATTEMPTS: must be from 1 to 50",
+            ),
+            (
+                ("S3_MAX_BACKOFF_MS", "100"),
+                "S3_MAX_BACKOFF_MS: must be from 200 to 300000",
             ),
         ] {
             let message = error_with(&[extra]);

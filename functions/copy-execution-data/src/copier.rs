@@ -271,14 +271,51 @@ impl Copier {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|err| aws_error("CompleteMultipartUpload", &self.target(key), &err))
+                    .map_err(|err| {
+                        let gone = err.code() == Some("NoSuchUpload");
+                        (
+                            gone,
+                            aws_error("CompleteMultipartUpload", &self.target(key), &err),
+                        )
+                    })
             }
-            Err(err) => Err(err),
+            Err(err) => Err((false, err)),
+        };
+        let result = match result {
+            Ok(()) => Ok(()),
+            // A Complete retried after a reply was lost finds its upload gone: the
+            // first attempt may have completed it.
+            Err((true, err)) => self.completed_anyway(object, key, err).await,
+            Err((false, err)) => Err(err),
         };
         if let Err(err) = &result {
             self.abort(key, &upload_id, err).await;
         }
         result
+    }
+
+    /// Whether `key` already holds this copy (the size and recorded source ETag of
+    /// `object`); `err` otherwise.
+    async fn completed_anyway(
+        &self,
+        object: &SourceObject,
+        key: &str,
+        err: FunctionError,
+    ) -> Result<(), FunctionError> {
+        match self.existing(key).await {
+            Ok(Some(existing))
+                if existing.size == object.size
+                    && existing.source_etag.as_deref().map(plan::bare_etag)
+                        == Some(plan::bare_etag(&object.etag)) =>
+            {
+                tracing::info!(
+                    key,
+                    "multipart upload already completed by an earlier attempt"
+                );
+                Ok(())
+            }
+            _ => Err(err),
+        }
     }
 
     async fn copy_parts(

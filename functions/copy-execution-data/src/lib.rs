@@ -9,12 +9,14 @@
 
 pub mod config;
 pub mod copier;
+pub mod manifest;
 pub mod plan;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_s3::Client;
 use serde_json::Value;
 use shared::copy::{Continuation, CopyRequest, CopyResult, Counters};
@@ -23,8 +25,9 @@ use shared::{ErrorKind, FunctionError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use config::CopyConfig;
+pub use config::{CopyConfig, S3Retry};
 use copier::{aws_error, Copier, Outcome, SourceObject};
+use manifest::ManifestJob;
 
 /// Objects started but not yet folded into the continuation, at most this many
 /// times the concurrency: one slow multipart copy at the head of the window must
@@ -33,6 +36,64 @@ const WINDOW_PER_SLOT: usize = 16;
 /// Parts of one object copied in parallel, at most (the request limiter still
 /// bounds the total).
 const MAX_PART_CONCURRENCY: usize = 16;
+/// Progress lines at most this often, however fast objects complete.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+/// What a retry costs in the SDK's retry token bucket (its legacy cost).
+const RETRY_TOKEN_COST: usize = 5;
+
+/// The S3 client the function uses: `sdk_config` with the retry policy of
+/// `retry`, and path-style addressing when `path_style` (local S3-compatible
+/// servers). Built once per process, outside the handler.
+///
+/// The SDK's standard retry strategy backs off exponentially with full jitter and
+/// retries throttling (`SlowDown`), 5xx, timeouts and connection errors. Its retry
+/// token bucket (500 tokens, 5 per retry) is sized instead so that every request
+/// in flight can spend all its attempts at once: with dozens of concurrent copies
+/// the default bucket runs dry in a burst of 503s, and requests then fail on their
+/// first error.
+pub fn s3_client(
+    sdk_config: &aws_config::SdkConfig,
+    retry: &S3Retry,
+    concurrency: usize,
+    path_style: bool,
+) -> Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(sdk_config);
+    configure_retries(&mut builder, retry, concurrency);
+    if path_style {
+        builder.set_force_path_style(Some(true));
+    }
+    Client::from_conf(builder.build())
+}
+
+/// Applies the retry policy of [`s3_client`] to any S3 config builder (tests and
+/// tools build theirs from other sources).
+pub fn configure_retries(
+    builder: &mut aws_sdk_s3::config::Builder,
+    retry: &S3Retry,
+    concurrency: usize,
+) {
+    let mode = if retry.adaptive {
+        RetryConfig::adaptive()
+    } else {
+        RetryConfig::standard()
+    };
+    builder.set_retry_config(Some(
+        mode.with_max_attempts(retry.max_attempts.max(1))
+            .with_initial_backoff(retry.initial_backoff)
+            .with_max_backoff(retry.max_backoff),
+    ));
+    let retries = usize::try_from(retry.max_attempts.saturating_sub(1)).unwrap_or(usize::MAX);
+    let tokens = concurrency
+        .max(1)
+        .saturating_mul(retries)
+        .saturating_mul(RETRY_TOKEN_COST)
+        .max(500);
+    builder.set_retry_partition(Some(
+        RetryPartition::custom("copy-execution-data")
+            .token_bucket(TokenBucket::builder().capacity(tokens).build())
+            .build(),
+    ));
+}
 
 /// Handles one call. `deadline` is the Lambda deadline (`Context::deadline()`).
 pub async fn handle(
@@ -41,31 +102,42 @@ pub async fn handle(
     event: Value,
     deadline: SystemTime,
 ) -> Result<CopyResult, FunctionError> {
-    let request = CopyRequest::from_event(&event)?;
-    check_destination(config, &request.source, &request.destination)?;
-    if !config
-        .allowed_source_buckets
-        .contains(&request.source.bucket)
-    {
-        return Err(FunctionError::new(
-            ErrorKind::SourceNotAllowed,
-            format!(
-                "$.source: bucket {:?} is not in ALLOWED_SOURCE_BUCKETS ({})",
-                request.source.bucket,
-                config.allowed_source_buckets.join(", ")
-            ),
-        ));
+    let checked = CopyRequest::from_event(&event).and_then(|request| {
+        let manifest_key = check_destination(config, &request.source, &request.destination)?;
+        if !config
+            .allowed_source_buckets
+            .contains(&request.source.bucket)
+        {
+            return Err(FunctionError::new(
+                ErrorKind::SourceNotAllowed,
+                format!(
+                    "$.source: bucket {:?} is not in ALLOWED_SOURCE_BUCKETS ({})",
+                    request.source.bucket,
+                    config.allowed_source_buckets.join(", ")
+                ),
+            ));
+        }
+        Ok((request, manifest_key))
+    });
+    match checked {
+        Ok((request, manifest_key)) => run(s3, config, request, &manifest_key, deadline).await,
+        Err(err) => {
+            // The invocation's one summary line when nothing was attempted.
+            tracing::warn!(error = %err, kind = %err.kind, "copy refused");
+            Err(err)
+        }
     }
-    run(s3, config, request, deadline).await
 }
 
-/// The destination must lie strictly under `ARTIFACT_BUCKET`/`ARTIFACT_PREFIX` and
-/// must not overlap the source (a copy into itself would list its own output).
+/// The destination must lie strictly under `ARTIFACT_BUCKET`/`ARTIFACT_PREFIX`,
+/// below an execution prefix (`<ARTIFACT_PREFIX><execution>/…/`, whose manifest
+/// goes beside it), and must not overlap the source (a copy into itself would list
+/// its own output). Returns the manifest's key.
 fn check_destination(
     config: &CopyConfig,
     source: &S3Uri,
     destination: &S3Uri,
-) -> Result<(), FunctionError> {
+) -> Result<String, FunctionError> {
     let area = format!("s3://{}/{}", config.artifact_bucket, config.artifact_prefix);
     if destination.bucket != config.artifact_bucket
         || !destination.key.starts_with(&config.artifact_prefix)
@@ -78,13 +150,24 @@ fn check_destination(
             ),
         ));
     }
+    let manifest_key = manifest::manifest_key(&config.artifact_prefix, &destination.key)
+        .ok_or_else(|| {
+            FunctionError::invalid(
+                "$.destination",
+                format!(
+                    "{destination} must be below an execution's prefix, such as \
+                     {area}<execution>/data/ (the copy's manifest goes in \
+                     {area}<execution>/)"
+                ),
+            )
+        })?;
     if source.contains(destination) || destination.contains(source) {
         return Err(FunctionError::invalid(
             "$.destination",
             format!("{destination} overlaps the source {source}"),
         ));
     }
-    Ok(())
+    Ok(manifest_key)
 }
 
 /// One object started, in listing order; `outcome` is set when its copy is done.
@@ -218,13 +301,89 @@ impl Lister {
     }
 }
 
+/// This call's own counts (the window's counters also hold earlier calls', and
+/// only the contiguous completed prefix), for progress and rates.
+struct Progress {
+    started: Instant,
+    next_log: tokio::time::Instant,
+    listed: u64,
+    copied: u64,
+    skipped: u64,
+    bytes: u64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            started: Instant::now(),
+            next_log: tokio::time::Instant::now() + PROGRESS_INTERVAL,
+            listed: 0,
+            copied: 0,
+            skipped: 0,
+            bytes: 0,
+        }
+    }
+
+    fn record(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Copied { bytes } => {
+                self.copied += 1;
+                self.bytes += bytes;
+            }
+            Outcome::Skipped => self.skipped += 1,
+        }
+    }
+
+    fn objects(&self) -> u64 {
+        self.copied + self.skipped
+    }
+
+    fn rates(&self) -> (f64, f64) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        if seconds > 0.0 {
+            (
+                self.objects() as f64 / seconds,
+                self.bytes as f64 / plan::MIB as f64 / seconds,
+            )
+        } else {
+            (0.0, 0.0)
+        }
+    }
+
+    /// One progress line if the interval has passed.
+    fn maybe_log(&mut self, in_flight: usize) {
+        let now = tokio::time::Instant::now();
+        if now < self.next_log {
+            return;
+        }
+        self.next_log = now + PROGRESS_INTERVAL;
+        let (objects_per_s, mib_per_s) = self.rates();
+        tracing::info!(
+            listed = self.listed,
+            objects = self.objects(),
+            copied = self.copied,
+            skipped = self.skipped,
+            bytes = self.bytes,
+            in_flight,
+            elapsed_s = self.started.elapsed().as_secs(),
+            objects_per_s = round(objects_per_s),
+            mib_per_s = round(mib_per_s),
+            "copy progress"
+        );
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 async fn run(
     s3: &Client,
     config: &CopyConfig,
     request: CopyRequest,
+    manifest_key: &str,
     deadline: SystemTime,
 ) -> Result<CopyResult, FunctionError> {
-    let started = Instant::now();
     let CopyRequest {
         source,
         destination,
@@ -252,18 +411,22 @@ async fn run(
         listed: 0,
     };
     let mut window = Window::new(counters, start_after);
+    let mut progress = Progress::new();
     let mut page: VecDeque<SourceObject> = VecDeque::new();
     let mut tasks: JoinSet<(u64, Result<Outcome, FunctionError>)> = JoinSet::new();
     let mut failure: Option<FunctionError> = None;
     let mut stopped_early = false;
+    let near_deadline = || SystemTime::now() + config.deadline_margin >= deadline;
     tracing::info!(%source, %destination, resume_after = ?lister.start_after, "copy started");
 
     loop {
         // At least one object per call, so a margin larger than the time left slows
         // the loop down instead of spinning it without progress.
-        let near_deadline =
-            window.next > 0 && SystemTime::now() + config.deadline_margin >= deadline;
-        if near_deadline && !stopped_early && !(page.is_empty() && lister.exhausted) {
+        if window.next > 0
+            && !stopped_early
+            && !(page.is_empty() && lister.exhausted)
+            && near_deadline()
+        {
             stopped_early = true;
             tracing::info!(
                 in_flight = tasks.len(),
@@ -279,12 +442,15 @@ async fn run(
                 match lister.next_page(s3, &source).await {
                     Ok(objects) => {
                         page = objects;
-                        log_progress(&window, started, tasks.len(), lister.listed);
+                        progress.listed = lister.listed;
+                        progress.maybe_log(tasks.len());
                         if first_call && lister.exhausted && lister.listed == 0 {
-                            return Err(FunctionError::new(
+                            let err = FunctionError::new(
                                 ErrorKind::SourceNotFound,
                                 format!("$.source: no object under {source}"),
-                            ));
+                            );
+                            tracing::warn!(%source, error = %err, kind = %err.kind, "copy failed");
+                            return Err(err);
                         }
                     }
                     Err(err) => failure = Some(err),
@@ -292,29 +458,7 @@ async fn run(
                 continue;
             }
             if let Some(object) = page.pop_front() {
-                let key = plan::destination_key(&source.key, &destination.key, &object.key)
-                    .ok_or_else(|| {
-                        FunctionError::new(
-                            ErrorKind::AwsRequestFailed,
-                            format!("S3 listed {:?}, which is not under {source}", object.key),
-                        )
-                    });
-                let key = key.and_then(|key| {
-                    if key.len() > plan::MAX_KEY_BYTES {
-                        Err(FunctionError::invalid(
-                            "$.destination",
-                            format!(
-                                "the copy of {:?} would have a key of {} bytes, over S3's {}",
-                                object.key,
-                                key.len(),
-                                plan::MAX_KEY_BYTES
-                            ),
-                        ))
-                    } else {
-                        Ok(key)
-                    }
-                });
-                match key {
+                match planned_key(&source, &destination, &object) {
                     Ok(key) => {
                         let position = window.push(object.key.clone());
                         let copier = Arc::clone(&copier);
@@ -325,10 +469,21 @@ async fn run(
                 continue;
             }
         }
-        // Nothing to start: wait for a copy to finish, or stop when none is running.
-        match tasks.join_next().await {
+        // Nothing to start: wait for a copy to finish (logging progress meanwhile),
+        // or stop when none is running.
+        let joined = match tokio::time::timeout_at(progress.next_log, tasks.join_next()).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                progress.maybe_log(tasks.len());
+                continue;
+            }
+        };
+        match joined {
             None => break,
-            Some(Ok((position, Ok(outcome)))) => window.complete(position, outcome),
+            Some(Ok((position, Ok(outcome)))) => {
+                progress.record(outcome);
+                window.complete(position, outcome);
+            }
             Some(Ok((_, Err(err)))) => {
                 tracing::error!(error = %err, kind = %err.kind, "object copy failed");
                 failure.get_or_insert(err);
@@ -340,21 +495,53 @@ async fn run(
                 ));
             }
         }
+        progress.maybe_log(tasks.len());
     }
 
-    let elapsed = started.elapsed();
-    if let Some(err) = failure {
-        // The input continuation stays valid: a retry resumes where this call began.
-        tracing::error!(
-            %source, %destination, error = %err, kind = %err.kind,
-            copied = window.counters.copied - counters.copied,
-            elapsed_ms = elapsed.as_millis() as u64,
-            "copy failed"
-        );
-        return Err(err);
+    let listing_done = failure.is_none() && page.is_empty() && lister.exhausted;
+    let did_work = window.next > 0;
+    // The manifest is the last step. A call that copied objects and is inside the
+    // margin leaves it to the next call (one more turn of the loop); a call with
+    // nothing else to do always writes it.
+    let mut manifest = None;
+    if listing_done && !(did_work && near_deadline()) {
+        let job = ManifestJob {
+            s3,
+            source: &source,
+            destination: &destination,
+            key: manifest_key,
+            concurrency,
+            part_bytes: manifest::MANIFEST_PART_BYTES,
+        };
+        match job.write(|| did_work && near_deadline()).await {
+            Ok(written) => manifest = written,
+            Err(err) => failure = Some(err),
+        }
     }
-    let done = page.is_empty() && lister.exhausted;
+    let done = manifest.is_some();
     let totals = window.counters;
+    let (objects_per_s, mib_per_s) = progress.rates();
+    let elapsed_ms = u64::try_from(progress.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+    // Work that completed in this call is kept when the failure is transient: the
+    // call hands back a continuation (the loop goes on, and the next call retries
+    // the failed object) rather than an error that would make the retry start where
+    // this call began. Only when nothing advanced is it an error, so a persistent
+    // failure reaches the state machine's Retry and Catch.
+    let kept_error = match failure {
+        Some(err) if err.kind == ErrorKind::ServiceUnavailable && window.front > 0 => Some(err),
+        Some(err) => {
+            tracing::error!(
+                %source, %destination, error = %err, kind = %err.kind,
+                copied = progress.copied, skipped = progress.skipped, bytes = progress.bytes,
+                listed = progress.listed, elapsed_ms, objects_per_s = round(objects_per_s),
+                mib_per_s = round(mib_per_s),
+                "copy failed"
+            );
+            return Err(err);
+        }
+        None => None,
+    };
     let continuation = if done {
         None
     } else {
@@ -366,22 +553,45 @@ async fn run(
         })?;
         Some(Continuation::new(&source, &destination, last_key, totals))
     };
-    let call_bytes = totals.bytes - counters.bytes;
-    tracing::info!(
-        %source,
-        %destination,
-        done,
-        copied = totals.copied - counters.copied,
-        skipped = totals.skipped - counters.skipped,
-        bytes = call_bytes,
-        total_copied = totals.copied,
-        total_skipped = totals.skipped,
-        total_bytes = totals.bytes,
-        elapsed_ms = elapsed.as_millis() as u64,
-        mib_per_s = mib_per_second(call_bytes, elapsed),
-        resume_after = ?continuation.as_ref().map(|c| &c.start_after),
-        "copy call finished"
-    );
+    let manifest_uri = manifest.as_ref().map(|m| m.uri.clone());
+    if let Some(written) = &manifest {
+        tracing::info!(
+            %source,
+            %destination,
+            manifest = %written.uri,
+            objects = written.objects,
+            object_bytes = written.bytes,
+            total_copied = totals.copied,
+            total_skipped = totals.skipped,
+            total_bytes = totals.bytes,
+            copied = progress.copied,
+            skipped = progress.skipped,
+            bytes = progress.bytes,
+            elapsed_ms,
+            objects_per_s = round(objects_per_s),
+            mib_per_s = round(mib_per_s),
+            "copy complete"
+        );
+    } else {
+        tracing::info!(
+            %source,
+            %destination,
+            done,
+            copied = progress.copied,
+            skipped = progress.skipped,
+            bytes = progress.bytes,
+            listed = progress.listed,
+            total_copied = totals.copied,
+            total_skipped = totals.skipped,
+            total_bytes = totals.bytes,
+            elapsed_ms,
+            objects_per_s = round(objects_per_s),
+            mib_per_s = round(mib_per_s),
+            resume_after = ?continuation.as_ref().map(|c| &c.start_after),
+            error = kept_error.as_ref().map(tracing::field::display),
+            "copy call finished"
+        );
+    }
     Ok(CopyResult {
         source: source.to_string(),
         destination: destination.to_string(),
@@ -390,33 +600,35 @@ async fn run(
         skipped: totals.skipped,
         bytes: totals.bytes,
         continuation,
+        manifest: manifest_uri,
     })
 }
 
-fn mib_per_second(bytes: u64, elapsed: std::time::Duration) -> f64 {
-    let seconds = elapsed.as_secs_f64();
-    if seconds > 0.0 {
-        bytes as f64 / plan::MIB as f64 / seconds
-    } else {
-        0.0
+/// The destination key of a listed object, refused if it would exceed S3's limit.
+fn planned_key(
+    source: &S3Uri,
+    destination: &S3Uri,
+    object: &SourceObject,
+) -> Result<String, FunctionError> {
+    let key =
+        plan::destination_key(&source.key, &destination.key, &object.key).ok_or_else(|| {
+            FunctionError::new(
+                ErrorKind::AwsRequestFailed,
+                format!("S3 listed {:?}, which is not under {source}", object.key),
+            )
+        })?;
+    if key.len() > plan::MAX_KEY_BYTES {
+        return Err(FunctionError::invalid(
+            "$.destination",
+            format!(
+                "the copy of {:?} would have a key of {} bytes, over S3's {}",
+                object.key,
+                key.len(),
+                plan::MAX_KEY_BYTES
+            ),
+        ));
     }
-}
-
-fn log_progress(window: &Window, started: Instant, in_flight: usize, listed: u64) {
-    let elapsed = started.elapsed();
-    let objects = window.counters.copied + window.counters.skipped;
-    tracing::info!(
-        listed,
-        in_flight,
-        objects,
-        bytes = window.counters.bytes,
-        objects_per_s = if elapsed.as_secs_f64() > 0.0 {
-            objects as f64 / elapsed.as_secs_f64()
-        } else {
-            0.0
-        },
-        "copy progress"
-    );
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -452,6 +664,7 @@ mod tests {
             "s3://other-bucket/executions/e/",
             "s3://artifact-bucket/elsewhere/e/",
             "s3://artifact-bucket/executions/",
+            "s3://artifact-bucket/executions/e/",
             "s3://artifact-bucket/executionsX/",
             "s3://artifact-bucket/",
         ] {
@@ -463,6 +676,53 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    #[test]
+    fn the_manifest_key_comes_with_the_destination() {
+        let key = check_destination(
+            &config(),
+            &uri("s3://src-bucket/data/"),
+            &uri("s3://artifact-bucket/executions/e-1/data/v1/"),
+        )
+        .unwrap();
+        assert_eq!(key, "executions/e-1/copy-manifest.jsonl");
+        let err = check_destination(
+            &config(),
+            &uri("s3://src-bucket/data/"),
+            &uri("s3://artifact-bucket/executions/e-1/"),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("below an execution's prefix"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_client_retries_as_configured() {
+        let sdk_config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let retry = S3Retry {
+            adaptive: true,
+            max_attempts: 9,
+            initial_backoff: Duration::from_millis(30),
+            max_backoff: Duration::from_secs(4),
+        };
+        let client = s3_client(&sdk_config, &retry, 64, true);
+        let conf = client.config();
+        let used = conf.retry_config().unwrap();
+        assert_eq!(used.mode(), aws_sdk_s3::config::retry::RetryMode::Adaptive);
+        assert_eq!(used.max_attempts(), 9);
+        assert_eq!(used.initial_backoff(), Duration::from_millis(30));
+        assert_eq!(used.max_backoff(), Duration::from_secs(4));
+        assert!(conf.retry_partition().is_some());
+        let standard = s3_client(&sdk_config, &S3Retry::default(), 1, false);
+        let used = standard.config().retry_config().unwrap();
+        assert_eq!(used.mode(), aws_sdk_s3::config::retry::RetryMode::Standard);
+        assert_eq!(used.max_attempts(), 8);
     }
 
     #[test]

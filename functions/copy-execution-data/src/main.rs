@@ -1,6 +1,6 @@
 //! The Lambda entry point: tracing, one AWS config and one S3 client, then the loop.
 
-use copy_execution_data::{handle, CopyConfig};
+use copy_execution_data::{handle, s3_client, CopyConfig};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -16,12 +16,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let mut s3_config = aws_sdk_s3::config::Builder::from(&sdk_config);
-    if shared::aws::s3_endpoint_overridden() {
-        // A local S3-compatible server has no virtual-host DNS.
-        s3_config = s3_config.force_path_style(true);
-    }
-    let s3 = aws_sdk_s3::Client::from_conf(s3_config.build());
+    // The retry policy comes from the configuration; with a bad configuration every
+    // invocation fails before any S3 call, so the defaults are as good as any.
+    let (retry, concurrency) = config
+        .as_ref()
+        .map(|c| (c.s3_retry, c.copy_concurrency))
+        .unwrap_or((
+            Default::default(),
+            copy_execution_data::config::DEFAULT_CONCURRENCY,
+        ));
+    // A local S3-compatible server has no virtual-host DNS.
+    let s3 = s3_client(
+        &sdk_config,
+        &retry,
+        concurrency,
+        shared::aws::s3_endpoint_overridden(),
+    );
 
     let s3 = &s3;
     let config = &config;
