@@ -15,8 +15,13 @@ pub fn s3_endpoint_overridden() -> bool {
 /// stable kinds. Throttling, 5xx and transport failures are `ServiceUnavailable`
 /// (retried by the state machine); 403 is `AccessDenied`.
 pub fn classify(status: Option<u16>, code: Option<&str>) -> ErrorKind {
-    const THROTTLING: [&str; 8] = [
+    // S3 can also answer a copy with `200 OK` and an `InternalError` body; the SDK
+    // retries it as transient, and so must the state machine once those run out.
+    const THROTTLING: [&str; 11] = [
         "SlowDown",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailableException",
         "Throttling",
         "ThrottlingException",
         "ThrottledException",
@@ -51,6 +56,10 @@ mod tests {
         );
         assert_eq!(classify(Some(500), None), ErrorKind::ServiceUnavailable);
         assert_eq!(classify(None, None), ErrorKind::ServiceUnavailable);
+        assert_eq!(
+            classify(Some(200), Some("InternalError")),
+            ErrorKind::ServiceUnavailable
+        );
         assert_eq!(
             classify(Some(400), Some("ThrottlingException")),
             ErrorKind::ServiceUnavailable

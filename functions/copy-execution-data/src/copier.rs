@@ -272,9 +272,8 @@ impl Copier {
                     .await
                     .map(|_| ())
                     .map_err(|err| {
-                        let gone = err.code() == Some("NoSuchUpload");
                         (
-                            gone,
+                            true,
                             aws_error("CompleteMultipartUpload", &self.target(key), &err),
                         )
                     })
@@ -283,8 +282,9 @@ impl Copier {
         };
         let result = match result {
             Ok(()) => Ok(()),
-            // A Complete retried after a reply was lost finds its upload gone: the
-            // first attempt may have completed it.
+            // A Complete retried after its reply was lost finds the upload gone (S3
+            // says NoSuchUpload; other stores say other things): whatever the error,
+            // the first attempt may have completed it, and the destination tells.
             Err((true, err)) => self.completed_anyway(object, key, err).await,
             Err((false, err)) => Err(err),
         };
