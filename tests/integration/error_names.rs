@@ -96,8 +96,11 @@ async fn produce(kind: ErrorKind, s3: &EmbeddedS3, sagemaker: &LocalSageMaker) -
             copy(&unreachable, "s3://src-bucket/data/").await
         }
         ErrorKind::AwsRequestFailed => {
-            sagemaker.fail_next(1, 400, "ValidationException");
-            aggregate(fixture("aggregate-metrics.json"), sagemaker.client()).await
+            // A server of its own, every DescribeTrainingJob failing: they run
+            // concurrently, and a job not found would otherwise win the race.
+            let failing = LocalSageMaker::start().unwrap();
+            failing.fail_next(3, 400, "ValidationException");
+            aggregate(fixture("aggregate-metrics.json"), failing.client()).await
         }
         ErrorKind::TrainingJobNotFound => {
             aggregate(fixture("aggregate-metrics.json"), sagemaker.client()).await
