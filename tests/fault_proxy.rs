@@ -10,18 +10,18 @@
 //! header as received. Every exchange is logged (operation, key, SDK invocation id,
 //! fault, upstream status, whether the answer reached the client) for assertions.
 
+use crate::background::BackgroundServer;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_s3::config::{Credentials, Region};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use crate::s3_server::{ACCESS_KEY, REGION, SECRET_KEY};
 
@@ -292,8 +292,7 @@ impl Drop for InFlight<'_> {
 pub struct FaultProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: Option<BackgroundServer>,
 }
 
 impl FaultProxy {
@@ -317,56 +316,16 @@ impl FaultProxy {
             held: AtomicUsize::new(0),
             release,
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
         let server_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("fault-proxy".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    loop {
-                        tokio::select! {
-                            accepted = listener.accept() => {
-                                let Ok((socket, _)) = accepted else { continue };
-                                let _ = socket.set_nodelay(true);
-                                tokio::spawn(serve(socket, Arc::clone(&server_shared)));
-                            }
-                            _ = &mut shutdown_rx => break,
-                        }
-                    }
-                });
-                // Dropping the runtime here cancels the connection tasks.
-            })?;
-        ready_rx
-            .recv()
-            .map_err(|_| std::io::Error::other("the fault proxy thread died during start-up"))??;
+        // Dropping the server's runtime cancels the connection tasks.
+        let server = BackgroundServer::start("fault-proxy", 2, move |socket| {
+            let _ = socket.set_nodelay(true);
+            tokio::spawn(serve(socket, Arc::clone(&server_shared)));
+        })?;
         Ok(FaultProxy {
-            addr,
+            addr: server.addr(),
             shared,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            server: Some(server),
         })
     }
 
@@ -504,13 +463,9 @@ impl FaultProxy {
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
+        // Held requests must be let go before the server can stop.
         self.release();
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.server.take();
     }
 }
 

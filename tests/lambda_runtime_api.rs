@@ -5,21 +5,19 @@
 //! `POST .../invocation/{id}/response`, `POST .../invocation/{id}/error`,
 //! `POST .../init/error`).
 
+use crate::background::BackgroundServer;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -63,8 +61,7 @@ pub struct LocalLambda {
     sender: mpsc::UnboundedSender<Invocation>,
     next_id: Mutex<u64>,
     child: Child,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: BackgroundServer,
 }
 
 /// Builds the four function binaries once per test process (debug profile), so tests
@@ -104,47 +101,11 @@ impl LocalLambda {
         let state: Shared = Arc::default();
         let (sender, receiver) = mpsc::unbounded_channel::<Invocation>();
         let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
         let server_state = state.clone();
-        let thread = std::thread::Builder::new().name("lambda-runtime-api".into()).spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                let http = ConnBuilder::new(TokioExecutor::new());
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => {
-                            let Ok((socket, _)) = accepted else { continue };
-                            let (state, queue) = (server_state.clone(), queue.clone());
-                            let service = hyper::service::service_fn(move |req| route(req, state.clone(), queue.clone()));
-                            let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
-                            tokio::spawn(async move { let _ = conn.await; });
-                        }
-                        _ = &mut shutdown_rx => break,
-                    }
-                }
-            });
-        })?;
-        ready_rx
-            .recv()
-            .map_err(|_| std::io::Error::other("the Runtime API thread died during start-up"))??;
+        let service =
+            hyper::service::service_fn(move |req| route(req, server_state.clone(), queue.clone()));
+        let server = BackgroundServer::http("lambda-runtime-api", 1, service)?;
+        let addr = server.addr();
 
         let binary = function_binaries().join(name);
         let mut command = Command::new(&binary);
@@ -173,8 +134,7 @@ impl LocalLambda {
             sender,
             next_id: Mutex::new(0),
             child,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -216,12 +176,6 @@ impl Drop for LocalLambda {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! that speak the real AWS wire protocols, so tests use the real SDK clients over HTTP.
 
 pub mod asl;
+pub mod background;
 pub mod fault_proxy;
 pub mod lambda_runtime_api;
 pub mod s3_server;

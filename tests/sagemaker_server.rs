@@ -8,11 +8,11 @@
 //! runner) put job descriptions in with [`LocalSageMaker::put_training_job`], and can
 //! make the next requests fail with [`LocalSageMaker::fail_next`].
 
+use crate::background::BackgroundServer;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_sagemaker::config::{Credentials, Region};
@@ -20,10 +20,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use serde_json::{json, Map, Value};
-use tokio::sync::oneshot;
 
 pub const ACCESS_KEY: &str = "local-access-key";
 pub const SECRET_KEY: &str = "local-secret-key";
@@ -90,70 +87,23 @@ fn lock(state: &Shared) -> MutexGuard<'_, State> {
 pub struct LocalSageMaker {
     addr: SocketAddr,
     state: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: BackgroundServer,
 }
 
 impl LocalSageMaker {
     /// Starts a server with no jobs on 127.0.0.1 and a free port.
     pub fn start() -> std::io::Result<LocalSageMaker> {
         let state: Shared = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
         let served = state.clone();
-
-        let thread = std::thread::Builder::new()
-            .name("local-sagemaker".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    let http = ConnBuilder::new(TokioExecutor::new());
-                    loop {
-                        tokio::select! {
-                            accepted = listener.accept() => {
-                                let Ok((socket, _)) = accepted else { continue };
-                                let state = served.clone();
-                                let service = hyper::service::service_fn(move |req| {
-                                    let state = state.clone();
-                                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
-                                });
-                                let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
-                                tokio::spawn(async move { let _ = conn.await; });
-                            }
-                            _ = &mut shutdown_rx => break,
-                        }
-                    }
-                });
-            })?;
-        ready_rx
-            .recv()
-            .map_err(|_| std::io::Error::other("local SageMaker thread died during start-up"))??;
+        let service = hyper::service::service_fn(move |req| {
+            let state = served.clone();
+            async move { Ok::<_, Infallible>(handle(&state, req).await) }
+        });
+        let server = BackgroundServer::http("local-sagemaker", 2, service)?;
         Ok(LocalSageMaker {
-            addr,
+            addr: server.addr(),
             state,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -276,17 +226,6 @@ impl LocalSageMaker {
     /// Every request received so far, in order (including the ones made to fail).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state).requests.clone()
-    }
-}
-
-impl Drop for LocalSageMaker {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

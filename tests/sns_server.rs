@@ -6,20 +6,17 @@
 //!
 //! Actions: CreateTopic, DeleteTopic, ListTopics, Publish. Others answer InvalidAction.
 
+use crate::background::BackgroundServer;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_sdk_sns::config::{Credentials, Region};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use tokio::sync::oneshot;
 
 pub const ACCESS_KEY: &str = "local-access-key";
 pub const SECRET_KEY: &str = "local-secret-key";
@@ -73,8 +70,7 @@ struct State {
 pub struct LocalSns {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: BackgroundServer,
 }
 
 impl LocalSns {
@@ -82,62 +78,16 @@ impl LocalSns {
     /// caller whatever runtime that caller uses.
     pub fn start() -> std::io::Result<LocalSns> {
         let state = Arc::new(Mutex::new(State::default()));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
         let served = Arc::clone(&state);
-
-        let thread = std::thread::Builder::new()
-            .name("local-sns".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    let http = ConnBuilder::new(TokioExecutor::new());
-                    loop {
-                        tokio::select! {
-                            accepted = listener.accept() => {
-                                let Ok((socket, _)) = accepted else { continue };
-                                let state = Arc::clone(&served);
-                                let service = hyper::service::service_fn(move |req| {
-                                    let state = Arc::clone(&state);
-                                    async move { Ok::<_, Infallible>(serve(&state, req).await) }
-                                });
-                                let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
-                                tokio::spawn(async move { let _ = conn.await; });
-                            }
-                            _ = &mut shutdown_rx => break,
-                        }
-                    }
-                });
-            })?;
-        ready_rx
-            .recv()
-            .map_err(|_| std::io::Error::other("local SNS thread died during start-up"))??;
+        let service = hyper::service::service_fn(move |req| {
+            let state = Arc::clone(&served);
+            async move { Ok::<_, Infallible>(serve(&state, req).await) }
+        });
+        let server = BackgroundServer::http("local-sns", 2, service)?;
         Ok(LocalSns {
-            addr,
+            addr: server.addr(),
             state,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -209,17 +159,6 @@ impl LocalSns {
         lock(&self.state)
             .failures
             .extend(std::iter::repeat_n(failure, count));
-    }
-}
-
-impl Drop for LocalSns {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
