@@ -1,0 +1,8 @@
+//! sfn-local: an Amazon States Language interpreter that runs state machines on one
+//! machine, with local integrations (Lambda binaries, S3, SageMaker training and
+//! batch transform under SageMaker's container contract, SNS, Batch).
+
+pub mod asl;
+pub mod definition;
+pub mod engine;
+pub mod history;
