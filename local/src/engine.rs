@@ -18,7 +18,7 @@ use crate::definition::{
     Catcher, Expr, Jitter, Kind, MapState, Parallel, PathField, ResultPath, Retrier, State,
     StateMachine, Task, Transition, WaitFor,
 };
-use crate::history::{EventLog, EventType};
+use crate::history::{EventLog, EventType, Observer};
 
 /// State input and output are at most 256 KiB (docs: service quotas).
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -107,6 +107,8 @@ impl Clock {
 pub struct Engine {
     pub runner: Arc<dyn TaskRunner>,
     pub clock: Clock,
+    /// Sees every history event as it happens.
+    pub observer: Option<Observer>,
 }
 
 /// Everything one execution's states share.
@@ -139,7 +141,7 @@ impl Engine {
         let run = Arc::new(Run {
             runner: Arc::clone(&self.runner),
             clock: self.clock,
-            log: EventLog::default(),
+            log: EventLog::with_observer(self.observer.clone()),
             transitions: AtomicU64::new(0),
             execution: json!({
                 "Id": spec.execution_arn(),

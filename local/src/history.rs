@@ -2,7 +2,7 @@
 //! `timestamp`, `type`, `id` (from 1), `previousEventId` and one details object named
 //! after its type (`stateEnteredEventDetails`, `taskFailedEventDetails`, ...).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
@@ -117,13 +117,24 @@ impl EventType {
     }
 }
 
+/// Called with every event as it is recorded (live progress).
+pub type Observer = Arc<dyn Fn(&Value) + Send + Sync>;
+
 /// The history, appended to by every state of every branch.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct EventLog {
     events: Mutex<Vec<Value>>,
+    observer: Option<Observer>,
 }
 
 impl EventLog {
+    pub fn with_observer(observer: Option<Observer>) -> EventLog {
+        EventLog {
+            events: Mutex::default(),
+            observer,
+        }
+    }
+
     /// Appends an event and returns its id. `details` is an object holding the
     /// event's details field (or null for events without details).
     pub fn push(&self, kind: EventType, previous: u64, details: Value) -> u64 {
@@ -137,7 +148,11 @@ impl EventLog {
         if let Value::Object(details) = details {
             event.extend(details);
         }
-        events.push(Value::Object(event));
+        let event = Value::Object(event);
+        if let Some(observer) = &self.observer {
+            observer(&event);
+        }
+        events.push(event);
         id
     }
 

@@ -3,6 +3,8 @@
 //! batch transform under SageMaker's container contract, SNS, Batch).
 
 pub mod asl;
+pub mod cli;
 pub mod definition;
 pub mod engine;
+pub mod graph;
 pub mod history;

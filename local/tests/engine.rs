@@ -73,6 +73,7 @@ async fn execute_with(definition: Value, input: Value, script: Arc<Script>, scal
     let engine = Engine {
         runner: script,
         clock: Clock { scale },
+        observer: None,
     };
     engine.execute(&machine, &spec(input)).await
 }

@@ -1,0 +1,327 @@
+//! The `sfn-local` command line: `execute` any definition, `validate` it, draw it as
+//! a `graph`. Results go to stdout (one JSON object for `execute`), progress to
+//! stderr. Exit codes: 0 the execution succeeded (or the command did its job), 1 the
+//! execution failed or timed out, 2 an invalid definition or invalid usage.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+
+use crate::asl::AslError;
+use crate::definition::StateMachine;
+use crate::engine::{
+    BoxFuture, Clock, Engine, ExecutionSpec, Outcome, Status, TaskRequest, TaskRunner,
+};
+use crate::graph;
+use crate::history::Observer;
+
+pub const EXIT_SUCCEEDED: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sfn-local",
+    version,
+    about = "Runs AWS Step Functions state machines (Amazon States Language, JSONPath) on one machine",
+    long_about = "Runs AWS Step Functions state machines (Amazon States Language, JSONPath) on one \
+machine.\n\nExit codes: 0 the execution succeeded (or the command did its job), 1 the \
+execution failed or timed out, 2 an invalid definition or invalid usage."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs any definition; prints exactly one JSON object on stdout:
+    /// {"status": "SUCCEEDED", "output": ...} or {"status": "FAILED", "error": ..., "cause": ...}.
+    Execute(ExecuteArgs),
+    /// Checks a definition: every problem, each with the JSON pointer of its field.
+    Validate {
+        /// The definition (ASL JSON).
+        file: PathBuf,
+    },
+    /// Draws a definition as a Mermaid flowchart (or DOT), with an execution's path
+    /// highlighted when given its history.
+    Graph {
+        file: PathBuf,
+        /// A history written by `execute --history`.
+        #[arg(long)]
+        history: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecuteArgs {
+    /// The definition (ASL JSON).
+    #[arg(long)]
+    pub definition: PathBuf,
+    /// The execution input (JSON); `{}` when absent.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// The execution name (`$$.Execution.Name`).
+    #[arg(long, default_value = "local-execution")]
+    pub name: String,
+    /// The state machine name (`$$.StateMachine.Name`).
+    #[arg(long, default_value = "local-state-machine")]
+    pub state_machine_name: String,
+    /// Writes the execution history (GetExecutionHistory's events) to this file.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// Multiplies every Wait and retry interval (1 = real time, 0 = no waiting).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// What a command produced: the exit code, and what goes to stdout.
+pub struct Report {
+    pub code: i32,
+    pub stdout: String,
+}
+
+fn read_json(path: &Path, what: &str) -> Result<Value, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{what} {}: not JSON: {e}", path.display()))
+}
+
+fn load_definition(path: &Path) -> Result<StateMachine, String> {
+    let value = read_json(path, "definition")?;
+    StateMachine::parse(&value).map_err(|problems| {
+        let mut text = format!(
+            "{}: invalid definition ({} problems)",
+            path.display(),
+            problems.len()
+        );
+        for problem in problems {
+            text.push_str("\n  ");
+            text.push_str(&problem);
+        }
+        text
+    })
+}
+
+/// Fails every Task: `execute` has no integrations configured.
+struct NoIntegrations;
+
+impl TaskRunner for NoIntegrations {
+    fn run(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, AslError>> {
+        Box::pin(async move {
+            Err(AslError::new(
+                "States.Runtime",
+                format!(
+                    "state {:?}: resource {:?} is not available to `sfn-local execute`, which \
+                     runs no integrations; use `sfn-local run` for the project's state machine",
+                    request.state_name, request.resource
+                ),
+            ))
+        })
+    }
+}
+
+/// One progress line per notable event, on stderr.
+pub fn progress_printer() -> Observer {
+    let started = Instant::now();
+    Arc::new(move |event: &Value| {
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let at = started.elapsed().as_secs_f64();
+        let name = |pointer: &str| {
+            event
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let line = if kind.ends_with("StateEntered") {
+            Some(format!("→ {}", name("/stateEnteredEventDetails/name")))
+        } else if kind.ends_with("StateExited") {
+            Some(format!("✓ {}", name("/stateExitedEventDetails/name")))
+        } else if kind == "TaskFailed" {
+            Some(format!(
+                "✗ task failed: {}: {}",
+                name("/taskFailedEventDetails/error"),
+                truncate(&name("/taskFailedEventDetails/cause"), 200)
+            ))
+        } else if kind == "TaskTimedOut" {
+            Some("✗ task timed out".to_string())
+        } else if kind == "ExecutionFailed" {
+            Some(format!(
+                "✗ execution failed: {}: {}",
+                name("/executionFailedEventDetails/error"),
+                truncate(&name("/executionFailedEventDetails/cause"), 400)
+            ))
+        } else if kind == "ExecutionSucceeded" {
+            Some("✓ execution succeeded".to_string())
+        } else {
+            None
+        };
+        if let Some(line) = line {
+            eprintln!("[{at:8.2}s] {line}");
+        }
+    })
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+/// The one JSON object `execute` (and `run --json`) prints.
+pub fn result_json(outcome: &Outcome) -> Value {
+    match &outcome.status {
+        Status::Succeeded { output } => json!({"status": "SUCCEEDED", "output": output}),
+        Status::Failed { error, cause } => {
+            json!({"status": "FAILED", "error": error, "cause": cause})
+        }
+        Status::TimedOut { error, cause } => {
+            json!({"status": "TIMED_OUT", "error": error, "cause": cause})
+        }
+    }
+}
+
+pub fn exit_code(outcome: &Outcome) -> i32 {
+    match outcome.status {
+        Status::Succeeded { .. } => EXIT_SUCCEEDED,
+        _ => EXIT_FAILED,
+    }
+}
+
+pub async fn execute(
+    args: &ExecuteArgs,
+    runner: Arc<dyn TaskRunner>,
+) -> Result<Report, (i32, String)> {
+    let machine = load_definition(&args.definition).map_err(|e| (EXIT_INVALID, e))?;
+    let input = match &args.input {
+        Some(path) => read_json(path, "input").map_err(|e| (EXIT_INVALID, e))?,
+        None => json!({}),
+    };
+    if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
+        return Err((
+            EXIT_INVALID,
+            format!("--time-scale {}: must be a number ≥ 0", args.time_scale),
+        ));
+    }
+    let engine = Engine {
+        runner,
+        clock: Clock {
+            scale: args.time_scale,
+        },
+        observer: (!args.quiet).then(progress_printer),
+    };
+    let spec = ExecutionSpec {
+        name: args.name.clone(),
+        state_machine_name: args.state_machine_name.clone(),
+        input,
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        role_arn: "arn:aws:iam::123456789012:role/sfn-local".into(),
+    };
+    let outcome = engine.execute(&machine, &spec).await;
+    if let Some(path) = &args.history {
+        let text = serde_json::to_string_pretty(&outcome.history).unwrap_or_default();
+        std::fs::write(path, text + "\n")
+            .map_err(|e| (EXIT_INVALID, format!("--history {}: {e}", path.display())))?;
+    }
+    Ok(Report {
+        code: exit_code(&outcome),
+        stdout: result_json(&outcome).to_string(),
+    })
+}
+
+pub fn validate(file: &Path) -> Result<Report, (i32, String)> {
+    let machine = load_definition(file).map_err(|e| (EXIT_INVALID, e))?;
+    let count = count_states(&machine);
+    Ok(Report {
+        code: EXIT_SUCCEEDED,
+        stdout: format!("{}: valid ({count} states)", file.display()),
+    })
+}
+
+fn count_states(machine: &StateMachine) -> usize {
+    use crate::definition::Kind;
+    machine
+        .states
+        .values()
+        .map(|state| {
+            1 + match &state.kind {
+                Kind::Parallel(p) => p.branches.iter().map(count_states).sum(),
+                Kind::Map(m) => count_states(&m.processor),
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
+pub fn graph(
+    file: &Path,
+    history: Option<&Path>,
+    format: GraphFormat,
+) -> Result<Report, (i32, String)> {
+    let machine = load_definition(file).map_err(|e| (EXIT_INVALID, e))?;
+    let visits = match history {
+        Some(path) => {
+            let events = read_json(path, "history").map_err(|e| (EXIT_INVALID, e))?;
+            let Value::Array(events) = events else {
+                return Err((
+                    EXIT_INVALID,
+                    format!("history {}: must be a JSON array of events", path.display()),
+                ));
+            };
+            Some(graph::Visits::from_history(&events))
+        }
+        None => None,
+    };
+    let text = match format {
+        GraphFormat::Mermaid => graph::mermaid(&machine, visits.as_ref()),
+        GraphFormat::Dot => graph::dot(&machine, visits.as_ref()),
+    };
+    Ok(Report {
+        code: EXIT_SUCCEEDED,
+        stdout: text.trim_end().to_string(),
+    })
+}
+
+/// Runs a parsed command line.
+pub async fn main_with(cli: Cli) -> i32 {
+    let result = match &cli.command {
+        Command::Execute(args) => execute(args, Arc::new(NoIntegrations)).await,
+        Command::Validate { file } => validate(file),
+        Command::Graph {
+            file,
+            history,
+            format,
+        } => graph(file, history.as_deref(), *format),
+    };
+    match result {
+        Ok(report) => {
+            println!("{}", report.stdout);
+            report.code
+        }
+        Err((code, message)) => {
+            eprintln!("sfn-local: {message}");
+            code
+        }
+    }
+}

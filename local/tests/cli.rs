@@ -1,0 +1,127 @@
+//! The `sfn-local` binary as a user runs it: stdout, stderr and exit codes.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+fn sfn_local(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sfn-local"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, value: &Value) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn loop_definition() -> Value {
+    json!({"StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "Parameters": {"i": 0, "limit.$": "$.limit"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [
+            {"Variable": "$.i", "NumericGreaterThanEqualsPath": "$.limit", "Next": "Done"}
+        ], "Default": "Inc"},
+        "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "limit.$": "$.limit"}, "Next": "Check"},
+        "Done": {"Type": "Succeed"}
+    }})
+}
+
+#[test]
+fn execute_prints_one_json_object_and_writes_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = write(&dir, "loop.json", &loop_definition());
+    let input = write(&dir, "input.json", &json!({"limit": 3}));
+    let history = dir.path().join("history.json");
+    let (code, stdout, stderr) = sfn_local(&[
+        "execute",
+        "--definition",
+        &definition,
+        "--input",
+        &input,
+        "--history",
+        history.to_str().unwrap(),
+        "--name",
+        "e1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        result,
+        json!({"status": "SUCCEEDED", "output": {"i": 3, "limit": 3}})
+    );
+    assert!(stderr.contains("→ Check"), "{stderr}");
+    let events: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&history).unwrap()).unwrap();
+    assert_eq!(events.first().unwrap()["type"], "ExecutionStarted");
+    assert_eq!(events.last().unwrap()["type"], "ExecutionSucceeded");
+
+    // The same history drawn: the path taken is highlighted.
+    let (code, stdout, _) =
+        sfn_local(&["graph", &definition, "--history", history.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("class s_Inc entered"), "{stdout}");
+}
+
+#[test]
+fn a_failed_execution_exits_1_with_error_and_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = write(
+        &dir,
+        "fail.json",
+        &json!({"StartAt": "F", "States": {
+            "F": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}
+        }}),
+    );
+    let (code, stdout, _) = sfn_local(&["execute", "--definition", &definition, "--quiet"]);
+    assert_eq!(code, 1);
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        result,
+        json!({"status": "FAILED", "error": "Broken", "cause": "on purpose"})
+    );
+}
+
+#[test]
+fn an_invalid_definition_exits_2_naming_each_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = write(
+        &dir,
+        "bad.json",
+        &json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "Nowhere"}
+        }}),
+    );
+    let (code, stdout, stderr) = sfn_local(&["execute", "--definition", &definition]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("/States/A/Next: \"Nowhere\" is not a state of this scope"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = sfn_local(&["validate", &definition]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("Nowhere"), "{stderr}");
+    let (code, _, _) = sfn_local(&["execute"]);
+    assert_eq!(code, 2, "usage errors exit 2");
+}
+
+#[test]
+fn the_project_state_machine_validates_and_draws() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../statemachine/ensemble-training.asl.json"
+    );
+    let (code, stdout, stderr) = sfn_local(&["validate", file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("valid"), "{stdout}");
+    let (code, stdout, _) = sfn_local(&["graph", file, "--format", "dot"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("digraph"), "{stdout}");
+}
