@@ -390,9 +390,13 @@ impl FaultProxy {
         *lock(&self.shared.plan) = plan;
     }
 
-    /// Every exchange finished so far, in the order they finished.
+    /// Every exchange finished so far, in the order they arrived.
     pub fn exchanges(&self) -> Vec<Exchange> {
-        lock(&self.shared.log).clone()
+        // Logged as they finish; returned as they arrived (a retry can finish
+        // before the attempt whose answer was cut off is logged).
+        let mut log = lock(&self.shared.log).clone();
+        log.sort_by_key(|e| e.arrived);
+        log
     }
 
     /// The next sequence number: exchanges that arrive later have `arrived >= mark`.

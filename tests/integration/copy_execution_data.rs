@@ -1,19 +1,20 @@
 //! Integration tests of copy-execution-data: the real handler and the real
-//! aws-sdk-s3 client over HTTP against an embedded S3 server (s3s-fs).
+//! aws-sdk-s3 client over HTTP against the embedded S3 server (local-s3).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use copy_execution_data::manifest::{ManifestJob, MANIFEST_PART_BYTES};
 use copy_execution_data::{configure_retries, handle, CopyConfig, S3Retry};
+use integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Op};
 use integration_tests::s3_server::EmbeddedS3;
 use serde_json::{json, Value};
 use shared::copy::{CopyEvent, CopyResult};
@@ -34,7 +35,7 @@ fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-/// Low multipart settings (S3 and s3s-fs refuse non-final parts under 5 MiB).
+/// Low multipart settings (S3 and local-s3 refuse non-final parts under 5 MiB).
 fn config_with(extra: &[(&str, &str)]) -> CopyConfig {
     let mut pairs = vec![
         ("ALLOWED_SOURCE_BUCKETS", " src-bucket , missing-bucket "),
@@ -145,11 +146,11 @@ async fn put_in_parts(s3: &Client, bucket: &str, key: &str, parts: Vec<Vec<u8>>)
         .unwrap();
 }
 
-/// As long a key as s3s-fs can hold. A ~900-byte key is valid on S3 but not here:
-/// s3s-fs names a sidecar file after the base64 of bucket and key, and file names
-/// stop at 255 bytes, so keys of more than ~150 bytes fail with InternalError.
+/// A source key whose copy's key is 1,024 bytes long, S3's maximum.
 fn long_key() -> String {
-    format!("datasets/v1/long/{}/{}.txt", "ä".repeat(20), "l".repeat(60))
+    let stem = format!("long/{}/", "ä".repeat(20));
+    let filler = 1_024 - DEST_PREFIX.len() - stem.len() - ".txt".len();
+    format!("datasets/v1/{stem}{}.txt", "l".repeat(filler))
 }
 
 /// The awkward keys, each of which must round-trip exactly.
@@ -297,26 +298,16 @@ async fn snapshot(s3: &Client, bucket: &str, prefix: &str) -> BTreeMap<String, S
     out
 }
 
-/// Every file the server keeps (objects and their sidecar metadata files), with its
-/// size and modification time.
-fn files(root: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
-    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (u64, SystemTime)>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let meta = entry.metadata().unwrap();
-            if meta.is_dir() {
-                walk(&path, out);
-            } else {
-                out.insert(path, (meta.len(), meta.modified().unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, &mut out);
-    out
+/// Every object the server holds in the artifact bucket but the manifest, with
+/// what would change if it were written again (size, ETag, modification time).
+fn artifacts_but_the_manifest(server: &EmbeddedS3) -> BTreeMap<String, (u64, String, SystemTime)> {
+    server
+        .store()
+        .list(ARTIFACTS, "")
+        .into_iter()
+        .filter(|o| o.key != MANIFEST_KEY)
+        .map(|o| (o.key, (o.size, o.etag, o.last_modified)))
+        .collect()
 }
 
 async fn run(s3: &Client, config: &CopyConfig, event: Value) -> CopyResult {
@@ -394,49 +385,21 @@ async fn copies_every_object_byte_for_byte_then_skips_them_all() {
 
     // A rerun (a retried state, a redriven execution) writes no data, and rewrites
     // the same manifest.
-    let before = without_manifest(files(server.root()));
+    let before = artifacts_but_the_manifest(&server);
+    // Modification times have whole seconds: any rewrite would now show.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let again = run(&s3, &config, first_event("s3://src-bucket/datasets/v1/")).await;
     assert!(again.done);
     assert_eq!(
         (again.copied, again.skipped, again.bytes),
         (0, dataset.objects, 0)
     );
-    assert_eq!(without_manifest(files(server.root())), before);
+    assert_eq!(artifacts_but_the_manifest(&server), before);
     assert_eq!(again.manifest, result.manifest);
     assert_eq!(
         checked_manifest(&s3, dataset.objects, dataset.bytes).await,
         manifest
     );
-}
-
-/// URL-safe base64 without padding: how s3s-fs names an object's sidecar files.
-fn base64_url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// The server's files but the manifest's (object and sidecars).
-fn without_manifest(
-    files: BTreeMap<PathBuf, (u64, SystemTime)>,
-) -> BTreeMap<PathBuf, (u64, SystemTime)> {
-    let sidecar = base64_url(MANIFEST_KEY.as_bytes());
-    files
-        .into_iter()
-        .filter(|(path, _)| {
-            let text = path.to_string_lossy();
-            !text.ends_with(MANIFEST_KEY) && !text.contains(&sidecar)
-        })
-        .collect()
 }
 
 async fn body_of(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
@@ -557,16 +520,8 @@ async fn objects_present_but_different_are_copied_again() {
         .send()
         .await
         .unwrap();
-    // Written without a checksum: s3s-fs keeps an overwritten object's stored CRC
-    // through a later multipart upload (S3 does not), and GETs would then fail.
-    let no_checksum = Client::from_conf(
-        s3.config()
-            .to_builder()
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .build(),
-    );
     put(
-        &no_checksum,
+        &s3,
         ARTIFACTS,
         &dest("big/features.bin"),
         noise(12 * MIB + 123, 99),
@@ -1080,8 +1035,7 @@ async fn the_continuation_fixture_resumes_after_its_key() {
 }
 
 /// The client the function builds, with short backoffs so tests stay fast.
-fn retrying_client(server: &EmbeddedS3, attempts: u32) -> Client {
-    let mut builder = server.client_config();
+fn retrying_client(mut builder: aws_sdk_s3::config::Builder, attempts: u32) -> Client {
     let retry = S3Retry {
         adaptive: false,
         max_attempts: attempts,
@@ -1095,11 +1049,10 @@ fn retrying_client(server: &EmbeddedS3, attempts: u32) -> Client {
 #[tokio::test]
 async fn a_transient_failure_keeps_the_progress_made_before_it() {
     let (server, s3) = server().await;
-    // s3s-fs answers 500 InternalError when it cannot name an object's sidecar file
-    // (~150-byte keys): this source key fits, its copy's longer key does not. The
-    // failure is a real 5xx from the server, retried by the SDK, then
-    // ServiceUnavailable.
-    let doomed = format!("datasets/v1/c-{}.csv", "x".repeat(132));
+    // Every attempt at c's CopyObject (the 3rd, 4th, ... CopyObject request) gets a
+    // 500 InternalError: a persistent server failure, retried by the SDK (3
+    // attempts), then ServiceUnavailable.
+    let doomed = "datasets/v1/c.csv".to_string();
     for key in [
         "datasets/v1/a.csv",
         "datasets/v1/b.csv",
@@ -1108,8 +1061,15 @@ async fn a_transient_failure_keeps_the_progress_made_before_it() {
     ] {
         put(&s3, SRC, key, key.as_bytes().to_vec(), None).await;
     }
+    let plan = FaultPlan {
+        scripted: (2..8)
+            .map(|n| (Op::CopyObject, n, Fault::InternalError))
+            .collect(),
+        ..FaultPlan::none()
+    };
+    let proxy = FaultProxy::start(&server.endpoint(), plan).unwrap();
     let config = config_with(&[("COPY_CONCURRENCY", "1")]);
-    let client = retrying_client(&server, 3);
+    let client = retrying_client(proxy.client_config(), 3);
 
     // a and b were copied before c failed: the call returns them as a continuation
     // instead of an error that would send the retry back to the start.
@@ -1127,14 +1087,6 @@ async fn a_transient_failure_keeps_the_progress_made_before_it() {
     let continuation = first.continuation.clone().unwrap();
     assert_eq!(continuation.start_after, "datasets/v1/b.csv");
 
-    // s3s-fs wrote c's bytes before failing on its sidecar (S3's CopyObject is
-    // atomic); without this the next call would find them and skip c.
-    let partial = server.root().join(ARTIFACTS).join(format!(
-        "{DEST_PREFIX}{}",
-        doomed.strip_prefix("datasets/v1/").unwrap()
-    ));
-    std::fs::remove_file(partial).unwrap();
-
     // Resuming at c with nothing else done: a plain ServiceUnavailable, for the
     // state machine's Retry (which re-sends this same event).
     let event = serde_json::to_value(&first).unwrap();
@@ -1146,6 +1098,10 @@ async fn a_transient_failure_keeps_the_progress_made_before_it() {
     let diagnostic: lambda_runtime::Diagnostic = err.into();
     assert_eq!(diagnostic.error_type, "ServiceUnavailable");
     // a and b were not copied again.
+    for key in ["a.csv", "b.csv"] {
+        let copies = proxy.upstream_successes(Op::CopyObject, &format!("{DEST_PREFIX}{key}"));
+        assert_eq!(copies, 1, "{key}");
+    }
     let listed = s3
         .list_objects_v2()
         .bucket(ARTIFACTS)
@@ -1164,20 +1120,19 @@ async fn a_transient_failure_keeps_the_progress_made_before_it() {
     );
 }
 
-/// Writes `count` objects straight into the server's directory (much faster than
-/// PUTs); s3s-fs serves files it did not write, computing their ETags.
-fn plant_objects(root: &Path, prefix: &str, count: usize) -> u64 {
+/// Writes `count` objects straight into the server's store (much faster than
+/// PUTs, same index and ETags), with names of about `name_len` bytes.
+fn plant_objects(server: &EmbeddedS3, prefix: &str, count: usize, name_len: usize) -> u64 {
     let mut bytes = 0;
     for i in 0..count {
-        let dir = root
-            .join(ARTIFACTS)
-            .join(prefix)
-            .join(format!("shard-{:03}", i % 100));
-        std::fs::create_dir_all(&dir).unwrap();
-        let name = format!("{i:06}-{}.png", "p".repeat(100));
+        let key = format!(
+            "{prefix}shard-{:03}/{i:06}-{}.png",
+            i % 100,
+            "p".repeat(name_len)
+        );
         let body = format!("page {i}").into_bytes();
         bytes += body.len() as u64;
-        std::fs::write(dir.join(name), body).unwrap();
+        server.store().put_object(ARTIFACTS, &key, &body).unwrap();
     }
     bytes
 }
@@ -1189,11 +1144,11 @@ async fn the_manifest_streams_page_by_page_and_can_be_stopped() {
     let destination =
         shared::s3uri::S3Uri::parse_prefix("$", &format!("s3://{ARTIFACTS}/{DEST_PREFIX}"))
             .unwrap();
-    // Two listing pages. (A manifest over 8 MiB, ~45,000 objects, goes up as a
-    // multipart upload; s3s-fs walks every file for every listing page, which makes
-    // that size too slow for this suite: the parts' split is unit-tested.)
-    let count = 1_200;
-    let bytes = plant_objects(server.root(), DEST_PREFIX, count);
+    // 18 listing pages, and a manifest of ~10 MB: over one 8 MiB part, so it goes
+    // up as a multipart upload of two parts.
+    let count = 18_000;
+    let name_len = 480;
+    let bytes = plant_objects(&server, DEST_PREFIX, count, name_len);
     let job = ManifestJob {
         s3: &s3,
         source: &source,
@@ -1230,12 +1185,25 @@ async fn the_manifest_streams_page_by_page_and_can_be_stopped() {
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(
         entries[0]["key"],
-        format!("shard-000/000000-{}.png", "p".repeat(100))
+        format!("shard-000/000000-{}.png", "p".repeat(name_len))
     );
     assert_eq!(entries[0]["size"], 6);
-    // s3s-fs's ETag of a file it did not write: the MD5 of "page 0".
+    // The MD5 of "page 0".
     assert_eq!(entries[0]["etag"], "6762897976bda8e25d1d91f56e5ae428");
     assert!(text.ends_with(&format!("{{\"objects\":{count},\"bytes\":{bytes}}}\n")));
+    assert!(raw.len() > MANIFEST_PART_BYTES, "{} bytes", raw.len());
+    let head = s3
+        .head_object()
+        .bucket(ARTIFACTS)
+        .key(MANIFEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        head.e_tag().unwrap().ends_with("-2\""),
+        "{:?}",
+        head.e_tag()
+    );
 
     // Rewritten identically.
     job.write(|| false).await.unwrap().unwrap();

@@ -47,10 +47,12 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// Keys that break naive `copy_source` handling, nested prefixes of them, empty
-/// objects among them, and a ~120-byte key (s3s-fs cannot hold keys much longer:
-/// it names a side file after the base64 of bucket and key).
+/// objects among them, and a key that makes its copy's key 1,000 bytes long (S3
+/// allows 1,024).
 fn awkward_keys() -> Vec<String> {
-    let long = format!("awkward/long/{}/{}.txt", "é".repeat(20), "l".repeat(52));
+    let stem = format!("awkward/long/{}/", "é".repeat(20));
+    let filler = 1_000 - DEST_PREFIX.len() - stem.len() - ".txt".len();
+    let long = format!("{stem}{}.txt", "l".repeat(filler));
     let mut keys: Vec<String> = [
         "awkward/with space.txt",
         "awkward/ leading and trailing space .txt",
@@ -120,16 +122,16 @@ async fn rig(plan: FaultPlan, data: &Dataset) -> Rig {
     for bucket in [SRC, ARTIFACTS] {
         direct.create_bucket().bucket(bucket).send().await.unwrap();
     }
-    // s3s-fs keeps an object as a plain file at `<root>/<bucket>/<key>` and serves
-    // files it finds there (ETag = MD5 of the content). The bulk of the fixture is
-    // written that way, because a PutObject costs as much as a copy in a debug
-    // build; the awkward and empty objects go through PutObject, so both kinds of
-    // source objects are copied. `assert_exact_copy` checks the source listing too.
-    let bucket_dir = server.root().join(SRC);
+    // The bulk of the fixture goes straight into the server's store (the same
+    // index and files a PutObject writes, ETag = MD5 of the content), because a
+    // PutObject costs as much as a copy in a debug build; the awkward and empty
+    // objects go through PutObject, so both kinds of source objects are copied.
+    // `assert_exact_copy` checks the source listing too.
     for (key, body) in data.iter().filter(|(k, _)| is_bulk(k)) {
-        let path = bucket_dir.join(format!("{SOURCE_PREFIX}{key}"));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, body).unwrap();
+        server
+            .store()
+            .put_object(SRC, &format!("{SOURCE_PREFIX}{key}"), body)
+            .unwrap();
     }
     for (key, body) in data.iter().filter(|(k, _)| !is_bulk(k)) {
         direct
@@ -289,12 +291,14 @@ async fn assert_exact_copy(rig: &Rig, data: &Dataset, result: &CopyResult) {
         .collect();
     assert!(others.is_empty(), "unexpected objects: {others:?}");
 
-    // Byte for byte: every object as the server stores it (a plain file), and the
-    // awkward and empty ones through the S3 API as well.
-    let bucket_dir = rig.server.root().join(ARTIFACTS);
+    // Byte for byte: every object as the server stores it, and the awkward and
+    // empty ones through the S3 API as well.
     for (key, body) in data {
-        let stored = std::fs::read(bucket_dir.join(format!("{DEST_PREFIX}{key}")))
-            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let stored = rig
+            .server
+            .store()
+            .get_object(ARTIFACTS, &format!("{DEST_PREFIX}{key}"))
+            .unwrap_or_else(|| panic!("{key}: missing"));
         assert!(stored == *body, "{key}: bytes differ");
     }
     for (key, body) in data.iter().filter(|(k, _)| !is_bulk(k)) {
@@ -420,10 +424,18 @@ fn mixed_plan(seed: u64, total: f64) -> FaultPlan {
     FaultPlan {
         seed,
         rates,
-        per_op: vec![(Op::CompleteMultipartUpload, rates.without_lost_answers())],
+        per_op: vec![
+            (Op::CompleteMultipartUpload, rates.without_lost_answers()),
+            // Listings and HEADs are few (one listing per 1,000 objects): more of
+            // them fail, so that every kind of request meets faults.
+            (Op::ListObjectsV2, FaultRates::mixed(0.3)),
+            (Op::HeadObject, FaultRates::mixed(0.3)),
+        ],
         scripted: vec![
             (Op::UploadPartCopy, 2, Fault::DropAfterUpstream),
             (Op::CompleteMultipartUpload, 1, Fault::SlowDown),
+            (Op::ListObjectsV2, 1, Fault::SlowDown),
+            (Op::HeadObject, 0, Fault::InternalError),
         ],
     }
 }
@@ -470,6 +482,7 @@ async fn thousands_of_objects_copy_exactly_through_injected_faults() {
         assert!(faults.get(&fault).copied().unwrap_or(0) > 0, "no {fault:?}");
     }
     for op in [
+        Op::ListObjectsV2,
         Op::HeadObject,
         Op::CopyObject,
         Op::UploadPartCopy,
@@ -499,6 +512,62 @@ async fn thousands_of_objects_copy_exactly_through_injected_faults() {
     eprintln!("total {:?}", started.elapsed());
 }
 
+/// HeadObject requests on data objects (not on the manifest).
+fn data_heads(exchanges: &[Exchange]) -> usize {
+    exchanges
+        .iter()
+        .filter(|e| e.op == Op::HeadObject)
+        .filter(|e| e.key.starts_with(SOURCE_PREFIX) || e.key.starts_with(DEST_PREFIX))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_destination_listing_replaces_a_head_per_object() {
+    const BIG: usize = 2;
+    let data = dataset(1_500, BIG);
+    let rig = rig(FaultPlan::none(), &data).await;
+    let s3 = rig.proxy.client();
+    let config = config_with(&[]);
+    let far = || SystemTime::now() + Duration::from_secs(600);
+
+    let (first, _) = drive_handler(&s3, &config, &rig.proxy, far).await;
+    assert_eq!((first.copied, first.skipped), (data.len() as u64, 0));
+    let exchanges = rig.proxy.exchanges();
+    // One CopyObject per small object and nothing else per object: the empty
+    // destination's listing says there is nothing to compare with. Only the
+    // multipart copies HEAD their source (for the headers they must repeat).
+    assert_eq!(data_heads(&exchanges), BIG, "{}", summary(&rig.proxy));
+    assert_eq!(
+        rig.proxy.count(Op::CopyObject),
+        data.len() - BIG,
+        "{}",
+        summary(&rig.proxy)
+    );
+    let lists_first = rig.proxy.count(Op::ListObjectsV2);
+    assert!(lists_first <= 12, "{}", summary(&rig.proxy));
+    assert_exact_copy(&rig, &data, &first).await;
+
+    // The rerun recognises every small object from the destination's listing; the
+    // multipart copies carry their source's ETag in metadata, which takes a HEAD.
+    let mark = rig.proxy.mark();
+    let (rerun, _) = drive_handler(&s3, &config, &rig.proxy, far).await;
+    assert_eq!((rerun.copied, rerun.skipped), (0, data.len() as u64));
+    let later: Vec<Exchange> = rig
+        .proxy
+        .exchanges()
+        .into_iter()
+        .filter(|e| e.arrived >= mark)
+        .collect();
+    assert_eq!(data_heads(&later), BIG, "{later:?}");
+    assert!(
+        later
+            .iter()
+            .all(|e| !e.op.creates_object() || !e.key.starts_with(DEST_PREFIX)),
+        "the rerun wrote data"
+    );
+    assert!(later.iter().filter(|e| e.op == Op::ListObjectsV2).count() <= 12);
+}
+
 /// Polls `condition` every 10 ms for up to `timeout`.
 async fn wait_for(timeout: Duration, condition: impl Fn() -> bool) -> bool {
     let until = Instant::now() + timeout;
@@ -511,13 +580,16 @@ async fn wait_for(timeout: Duration, condition: impl Fn() -> bool) -> bool {
     true
 }
 
-/// Creating writes that upstream carried out under the destination prefix.
+/// Destination keys written so far (a key the SDK wrote twice, retrying after a
+/// lost answer, counts once).
 fn created(proxy: &FaultProxy) -> usize {
     proxy
         .exchanges()
         .iter()
         .filter(|e| e.op.creates_object() && e.upstream_ok() && e.key.starts_with(DEST_PREFIX))
-        .count()
+        .map(|e| e.key.clone())
+        .collect::<BTreeSet<String>>()
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -631,7 +703,7 @@ async fn a_killed_binary_resumes_on_retry_and_skips_what_it_copied() {
 
 /// S3 may complete a multipart upload and lose the answer (a dropped connection, a
 /// truncated body). The SDK then retries CompleteMultipartUpload on an upload that
-/// no longer exists: S3 answers NoSuchUpload (s3s-fs: AccessDenied). The object is
+/// no longer exists: S3 answers NoSuchUpload (other stores other errors). The object is
 /// intact, so the copy must carry on (e.g. HEAD the destination and compare its
 /// recorded `source-etag`), not fail with an error the state machine will not retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -653,9 +725,8 @@ async fn a_lost_answer_to_a_completed_multipart_upload_does_not_fail_the_copy() 
         SystemTime::now() + Duration::from_secs(600),
     )
     .await;
-    let completes: Vec<(Option<Fault>, Option<u16>, bool)> = rig
-        .proxy
-        .exchanges()
+    let exchanges = rig.proxy.exchanges();
+    let completes: Vec<(Option<Fault>, Option<u16>, bool)> = exchanges
         .iter()
         .filter(|e| e.op == Op::CompleteMultipartUpload)
         .map(|e| (e.fault, e.upstream_status, e.delivered))

@@ -24,6 +24,17 @@ pub struct SourceObject {
     pub etag: String,
 }
 
+/// What the destination's listing said about an object's destination key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// Not listed: HEAD the destination to find out.
+    Unknown,
+    /// Listed as absent: nothing to compare with.
+    Absent,
+    /// Listed with this size and ETag (listings carry no user metadata).
+    Present(SourceObject),
+}
+
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -79,25 +90,62 @@ impl Copier {
         self: Arc<Self>,
         object: SourceObject,
         destination_key: String,
+        listed: Listed,
     ) -> Result<Outcome, FunctionError> {
         let object = if object.etag.is_empty() {
             self.with_source_etag(object).await?
         } else {
             object
         };
-        if let Some(existing) = self.existing(&destination_key).await? {
+        let existing = match listed {
+            Listed::Absent => None,
+            // A store that lists no ETags (s3s-fs) cannot answer from its listing.
+            Listed::Present(found) if found.etag.is_empty() => {
+                self.existing(&destination_key).await?
+            }
+            Listed::Present(found) => {
+                let existing = Existing {
+                    size: found.size,
+                    etag: Some(found.etag),
+                    source_etag: None,
+                };
+                // A copy that keeps the source's ETag is recognised from the
+                // listing alone; one that does not (a multipart source or a
+                // multipart copy) recorded the source ETag in metadata, which only
+                // a HEAD returns.
+                if plan::same_content(object.size, &object.etag, &existing)
+                    || self.keeps_etag(&object)
+                {
+                    Some(existing)
+                } else {
+                    self.existing(&destination_key).await?
+                }
+            }
+            Listed::Unknown => self.existing(&destination_key).await?,
+        };
+        if let Some(existing) = existing {
             if plan::same_content(object.size, &object.etag, &existing) {
                 tracing::debug!(key = %object.key, "already at the destination: skipped");
                 return Ok(Outcome::Skipped);
             }
             tracing::debug!(key = %object.key, "different content at the destination: copying again");
         }
-        if object.size > 0 && object.size >= self.multipart_threshold {
+        if self.is_multipart_copy(&object) {
             self.multipart_copy(&object, &destination_key).await?;
         } else {
             self.single_copy(&object, &destination_key).await?;
         }
         Ok(Outcome::Copied { bytes: object.size })
+    }
+
+    /// Whether the copy of `object` gets the source's ETag: a CopyObject of an
+    /// object that was not uploaded in parts.
+    fn keeps_etag(&self, object: &SourceObject) -> bool {
+        !self.is_multipart_copy(object) && !plan::is_multipart_etag(&object.etag)
+    }
+
+    fn is_multipart_copy(&self, object: &SourceObject) -> bool {
+        object.size > 0 && object.size >= self.multipart_threshold
     }
 
     fn target(&self, key: &str) -> String {

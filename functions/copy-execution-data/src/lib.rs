@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub use config::{CopyConfig, S3Retry};
-use copier::{aws_error, Copier, Outcome, SourceObject};
+use copier::{aws_error, Copier, Listed, Outcome, SourceObject};
 use manifest::ManifestJob;
 
 /// Objects started but not yet folded into the continuation, at most this many
@@ -245,31 +245,44 @@ struct Lister {
 }
 
 impl Lister {
+    fn new(start_after: Option<String>) -> Lister {
+        Lister {
+            start_after,
+            token: None,
+            exhausted: false,
+            listed: 0,
+        }
+    }
+
+    /// The next page under `uri`. A missing bucket is `SourceNotFound` naming
+    /// `source_field` when given (the input field that named it); otherwise (the
+    /// artifact bucket) it is a deployment fault, classified as any S3 error.
     async fn next_page(
         &mut self,
         s3: &Client,
-        source: &S3Uri,
+        uri: &S3Uri,
+        source_field: Option<&str>,
     ) -> Result<VecDeque<SourceObject>, FunctionError> {
         let page = s3
             .list_objects_v2()
-            .bucket(&source.bucket)
-            .prefix(&source.key)
+            .bucket(&uri.bucket)
+            .prefix(&uri.key)
             .set_start_after(self.start_after.clone())
             .set_continuation_token(self.token.clone())
             .send()
             .await
-            .map_err(|err| {
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_bucket())
+            .map_err(|err| match source_field {
+                Some(field)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_no_such_bucket()) =>
                 {
                     FunctionError::new(
                         ErrorKind::SourceNotFound,
-                        format!("$.source: bucket {:?} does not exist", source.bucket),
+                        format!("{field}: bucket {:?} does not exist", uri.bucket),
                     )
-                } else {
-                    aws_error("ListObjectsV2", &source.to_string(), &err)
                 }
+                _ => aws_error("ListObjectsV2", &uri.to_string(), &err),
             })?;
         self.token = page
             .next_continuation_token()
@@ -281,13 +294,13 @@ impl Lister {
             let key = object.key().ok_or_else(|| {
                 FunctionError::new(
                     ErrorKind::AwsRequestFailed,
-                    format!("S3 ListObjectsV2 {source} returned an object without a key"),
+                    format!("S3 ListObjectsV2 {uri} returned an object without a key"),
                 )
             })?;
             let size = u64::try_from(object.size().unwrap_or(0)).map_err(|_| {
                 FunctionError::new(
                     ErrorKind::AwsRequestFailed,
-                    format!("S3 ListObjectsV2 {source} returned a negative size for {key:?}"),
+                    format!("S3 ListObjectsV2 {uri} returned a negative size for {key:?}"),
                 )
             })?;
             objects.push_back(SourceObject {
@@ -298,6 +311,55 @@ impl Lister {
         }
         self.listed += objects.len() as u64;
         Ok(objects)
+    }
+}
+
+/// What already lies at the destination, read from its listing in step with the
+/// source's: destination keys are the source keys with the prefix swapped, so both
+/// listings come in the same order and one ListObjectsV2 page answers for up to
+/// 1,000 objects, where a HeadObject per object would cost 1,000 requests.
+struct DestinationListing {
+    lister: Lister,
+    /// Listed destination objects not yet matched, in key order.
+    pending: VecDeque<SourceObject>,
+}
+
+impl DestinationListing {
+    fn new(start_after: Option<String>) -> DestinationListing {
+        DestinationListing {
+            lister: Lister::new(start_after),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Lists the destination until it has passed `key` (or ended), so that
+    /// [`DestinationListing::take`] is conclusive for every key up to `key`.
+    async fn cover(
+        &mut self,
+        s3: &Client,
+        destination: &S3Uri,
+        key: &str,
+    ) -> Result<(), FunctionError> {
+        while !self.lister.exhausted && self.pending.back().is_none_or(|o| o.key.as_str() < key) {
+            let page = self.lister.next_page(s3, destination, None).await?;
+            self.pending.extend(page);
+        }
+        Ok(())
+    }
+
+    /// What the listing says about `key`, which must not precede an earlier call's
+    /// key and must be covered.
+    fn take(&mut self, key: &str) -> Listed {
+        while self.pending.front().is_some_and(|o| o.key.as_str() < key) {
+            self.pending.pop_front();
+        }
+        match self.pending.front() {
+            Some(o) if o.key == key => match self.pending.pop_front() {
+                Some(o) => Listed::Present(o),
+                None => Listed::Absent,
+            },
+            _ => Listed::Absent,
+        }
     }
 }
 
@@ -404,12 +466,13 @@ async fn run(
         part_concurrency: concurrency.min(MAX_PART_CONCURRENCY),
         requests: Semaphore::new(concurrency),
     });
-    let mut lister = Lister {
-        start_after: start_after.clone(),
-        token: None,
-        exhausted: false,
-        listed: 0,
-    };
+    let mut lister = Lister::new(start_after.clone());
+    // Resuming after source key K means resuming after K's destination key.
+    let mut existing = DestinationListing::new(
+        start_after
+            .as_deref()
+            .and_then(|key| plan::destination_key(&source.key, &destination.key, key)),
+    );
     let mut window = Window::new(counters, start_after);
     let mut progress = Progress::new();
     let mut page: VecDeque<SourceObject> = VecDeque::new();
@@ -439,7 +502,21 @@ async fn run(
             && window.len() < concurrency * WINDOW_PER_SLOT;
         if may_start {
             if page.is_empty() && !lister.exhausted {
-                match lister.next_page(s3, &source).await {
+                let listed = match lister.next_page(s3, &source, Some("$.source")).await {
+                    Ok(objects) => match objects
+                        .back()
+                        .map(|last| planned_key(&source, &destination, last))
+                    {
+                        Some(Ok(last_key)) => existing
+                            .cover(s3, &destination, &last_key)
+                            .await
+                            .map(|()| objects),
+                        Some(Err(err)) => Err(err),
+                        None => Ok(objects),
+                    },
+                    Err(err) => Err(err),
+                };
+                match listed {
                     Ok(objects) => {
                         page = objects;
                         progress.listed = lister.listed;
@@ -461,8 +538,11 @@ async fn run(
                 match planned_key(&source, &destination, &object) {
                     Ok(key) => {
                         let position = window.push(object.key.clone());
+                        let listed = existing.take(&key);
                         let copier = Arc::clone(&copier);
-                        tasks.spawn(async move { (position, copier.copy(object, key).await) });
+                        tasks.spawn(
+                            async move { (position, copier.copy(object, key, listed).await) },
+                        );
                     }
                     Err(err) => failure = Some(err),
                 }
