@@ -8,3 +8,4 @@ pub mod definition;
 pub mod engine;
 pub mod graph;
 pub mod history;
+pub mod integrations;
