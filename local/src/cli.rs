@@ -10,13 +10,11 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use crate::asl::AslError;
 use crate::definition::StateMachine;
-use crate::engine::{
-    BoxFuture, Clock, Engine, ExecutionSpec, Outcome, Status, TaskRequest, TaskRunner,
-};
+use crate::engine::{Clock, Engine, ExecutionSpec, Outcome, Status, TaskRunner};
 use crate::graph;
 use crate::history::Observer;
+use crate::integrations::router::Router;
 
 pub const EXIT_SUCCEEDED: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
@@ -115,24 +113,6 @@ fn load_definition(path: &Path) -> Result<StateMachine, String> {
         }
         text
     })
-}
-
-/// Fails every Task: `execute` has no integrations configured.
-struct NoIntegrations;
-
-impl TaskRunner for NoIntegrations {
-    fn run(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, AslError>> {
-        Box::pin(async move {
-            Err(AslError::new(
-                "States.Runtime",
-                format!(
-                    "state {:?}: resource {:?} is not available to `sfn-local execute`, which \
-                     runs no integrations; use `sfn-local run` for the project's state machine",
-                    request.state_name, request.resource
-                ),
-            ))
-        })
-    }
 }
 
 /// One progress line per notable event, on stderr.
@@ -306,7 +286,8 @@ pub fn graph(
 /// Runs a parsed command line.
 pub async fn main_with(cli: Cli) -> i32 {
     let result = match &cli.command {
-        Command::Execute(args) => execute(args, Arc::new(NoIntegrations)).await,
+        // No project resources: every Task fails with a clear error naming what it needs.
+        Command::Execute(args) => execute(args, Arc::new(Router::default())).await,
         Command::Validate { file } => validate(file),
         Command::Graph {
             file,

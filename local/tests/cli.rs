@@ -125,3 +125,25 @@ fn the_project_state_machine_validates_and_draws() {
     assert_eq!(code, 0);
     assert!(stdout.starts_with("digraph"), "{stdout}");
 }
+
+#[test]
+fn a_task_without_a_configured_integration_fails_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = write(
+        &dir,
+        "task.json",
+        &json!({"StartAt": "Put", "States": {
+            "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": true}
+        }}),
+    );
+    let (code, stdout, _) = sfn_local(&["execute", "--definition", &definition, "--quiet"]);
+    assert_eq!(code, 1);
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(result["error"], "SfnLocal.UnsupportedResource");
+    let cause = result["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("dynamodb:putItem") && cause.contains("sagemaker:createTrainingJob"),
+        "{cause}"
+    );
+}

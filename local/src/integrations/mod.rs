@@ -7,5 +7,6 @@
 pub mod batch;
 pub mod lambda;
 pub mod mock;
+pub mod router;
 pub mod sagemaker;
 pub mod sns;
