@@ -577,3 +577,232 @@ fn the_project_state_machine_is_a_valid_definition() {
     let text = std::fs::read_to_string(path).unwrap();
     StateMachine::from_json(&text).unwrap_or_else(|p| panic!("{p:#?}"));
 }
+
+/// docs: concepts-error-handling: "MaxDelaySeconds caps the interval"; FULL jitter
+/// draws each delay in [0, computed delay].
+#[tokio::test]
+async fn max_delay_seconds_caps_jittered_retry_intervals() {
+    let started = std::time::Instant::now();
+    let outcome = execute_with(
+        json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "test:flaky:3:Boom",
+            "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 10, "MaxAttempts": 3,
+                       "BackoffRate": 10.0, "MaxDelaySeconds": 20, "JitterStrategy": "FULL"}],
+            "End": true
+        }}}),
+        json!({}),
+        Arc::new(Script::default()),
+        0.01,
+    )
+    .await;
+    assert_eq!(output(&outcome)["attempt"], 4);
+    // Without jitter: 10 + 20 + 20 = 50 s nominal, 0.5 s scaled; with it, less.
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// docs: state-map: MaxConcurrency bounds the iterations running at once.
+#[tokio::test]
+async fn map_max_concurrency_bounds_the_iterations_in_flight() {
+    let started = std::time::Instant::now();
+    let outcome = execute(
+        json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "MaxConcurrency": 2,
+            "ItemProcessor": {"StartAt": "S", "States": {
+                "S": {"Type": "Task", "Resource": "test:sleep:200", "End": true}
+            }},
+            "End": true
+        }}}),
+        json!([1, 2, 3, 4]),
+    )
+    .await;
+    assert_eq!(output(&outcome), json!([1, 2, 3, 4]));
+    // Two waves of 200 ms, not one.
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(390), "{elapsed:?}");
+}
+
+/// docs: input-output-resultpath: a ResultPath into fields that do not exist yet
+/// creates them.
+#[tokio::test]
+async fn result_path_creates_nested_fields() {
+    let outcome = execute(
+        json!({"StartAt": "P", "States": {"P": {
+            "Type": "Pass", "Result": "r", "ResultPath": "$.a.b.c", "End": true
+        }}}),
+        json!({"x": 1}),
+    )
+    .await;
+    assert_eq!(output(&outcome), json!({"x": 1, "a": {"b": {"c": "r"}}}));
+}
+
+/// A ResultPath through a field that is not an object cannot be applied.
+#[tokio::test]
+async fn result_path_through_a_scalar_is_a_result_path_match_failure() {
+    let outcome = execute(
+        json!({"StartAt": "P", "States": {"P": {
+            "Type": "Pass", "Result": "r", "ResultPath": "$.a.b", "End": true
+        }}}),
+        json!({"a": 5}),
+    )
+    .await;
+    assert_eq!(failure(&outcome).0, "States.ResultPathMatchFailure");
+}
+
+/// docs: input-output-outputpath: OutputPath null gives {}.
+#[tokio::test]
+async fn output_path_null_gives_an_empty_object() {
+    let outcome = execute(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "OutputPath": null, "End": true}}}),
+        json!({"x": 1}),
+    )
+    .await;
+    assert_eq!(output(&outcome), json!({}));
+}
+
+/// Catchers are tried in order; the first match wins.
+#[tokio::test]
+async fn catchers_are_tried_in_order() {
+    let outcome = execute(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "test:fail:Specific", "Catch": [
+                {"ErrorEquals": ["Specific"], "Next": "First"},
+                {"ErrorEquals": ["States.ALL"], "Next": "Second"}
+            ], "End": true},
+            "First": {"Type": "Pass", "Result": "first", "End": true},
+            "Second": {"Type": "Pass", "Result": "second", "End": true}
+        }}),
+        json!({}),
+    )
+    .await;
+    assert_eq!(output(&outcome), json!("first"));
+}
+
+/// A Catch's error output replaces the input when its ResultPath is absent.
+#[tokio::test]
+async fn a_catch_without_result_path_passes_the_error_object_alone() {
+    let outcome = execute(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "test:fail:E", "Catch": [
+                {"ErrorEquals": ["States.ALL"], "Next": "H"}
+            ], "End": true},
+            "H": {"Type": "Pass", "End": true}
+        }}),
+        json!({"dropped": true}),
+    )
+    .await;
+    assert_eq!(
+        output(&outcome),
+        json!({"Error": "E", "Cause": "it failed"})
+    );
+}
+
+/// A retried task is scheduled again each time, with a TaskFailed before each retry.
+#[tokio::test]
+async fn the_history_shows_each_attempt() {
+    let outcome = execute(
+        json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "test:flaky:1:Boom",
+            "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 1}], "End": true
+        }}}),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        types(&outcome),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let scheduled = outcome
+        .history
+        .iter()
+        .find(|e| e["type"] == "TaskScheduled")
+        .unwrap();
+    assert_eq!(
+        scheduled["taskScheduledEventDetails"]["resource"],
+        "test:flaky:1:Boom"
+    );
+    let failed = outcome
+        .history
+        .iter()
+        .find(|e| e["type"] == "TaskFailed")
+        .unwrap();
+    assert_eq!(failed["taskFailedEventDetails"]["error"], "Boom");
+}
+
+/// The execution's TimeoutSeconds ends it with States.Timeout, TIMED_OUT.
+#[tokio::test]
+async fn an_execution_over_its_timeout_times_out() {
+    let outcome = execute_with(
+        json!({"TimeoutSeconds": 1, "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 100, "End": true}
+        }}),
+        json!({}),
+        Arc::new(Script::default()),
+        0.01,
+    )
+    .await;
+    match &outcome.status {
+        Status::TimedOut { error, .. } => assert_eq!(error, "States.Timeout"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(types(&outcome).last().unwrap(), "ExecutionTimedOut");
+}
+
+/// Parameters and ItemSelector read the context object with `$$`.
+#[tokio::test]
+async fn parameters_read_the_context_object() {
+    let outcome = execute(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+            "state.$": "$$.State.Name", "machine.$": "$$.StateMachine.Name",
+            "id.$": "States.Format('{}/{}', $$.Execution.Name, $.n)"
+        }, "End": true}}}),
+        json!({"n": 7}),
+    )
+    .await;
+    assert_eq!(
+        output(&outcome),
+        json!({"state": "P", "machine": "machine", "id": "exec-1/7"})
+    );
+}
+
+/// A Map state's failing iteration fails the state; the error reaches its Catch.
+#[tokio::test]
+async fn a_failing_map_iteration_fails_the_map_and_is_caught() {
+    let outcome = execute(
+        json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map",
+                  "ItemProcessor": {"StartAt": "C", "States": {
+                      "C": {"Type": "Choice", "Choices": [
+                          {"Variable": "$", "NumericEquals": 2, "Next": "Bad"}
+                      ], "Default": "Ok"},
+                      "Bad": {"Type": "Fail", "Error": "ItemTwo"},
+                      "Ok": {"Type": "Succeed"}
+                  }},
+                  "Catch": [{"ErrorEquals": ["ItemTwo"], "ResultPath": "$.error", "Next": "H"}],
+                  "End": true},
+            "H": {"Type": "Pass", "OutputPath": "$.error.Error", "End": true}
+        }}),
+        json!([1, 2, 3]),
+    )
+    .await;
+    // ResultPath on a non-object input cannot be applied...
+    let status = &outcome.status;
+    assert!(
+        matches!(status, Status::Failed { error, .. } if error == "States.ResultPathMatchFailure"),
+        "{status:?}"
+    );
+}
