@@ -39,10 +39,16 @@ pub enum Command {
     /// Runs any definition; prints exactly one JSON object on stdout:
     /// {"status": "SUCCEEDED", "output": ...} or {"status": "FAILED", "error": ..., "cause": ...}.
     Execute(ExecuteArgs),
-    /// Checks a definition: every problem, each with the JSON pointer of its field.
+    /// Checks a definition: every problem, each with the JSON pointer of its field;
+    /// then warns where it departs from the practices of a reliable workflow (every
+    /// failure caught and ending in Fail, Lambda service errors retried, SageMaker
+    /// job names per retry, .sync results trimmed).
     Validate {
         /// The definition (ASL JSON).
         file: PathBuf,
+        /// Warnings fail the command too (exit 2).
+        #[arg(long)]
+        strict: bool,
     },
     /// Draws a definition as a Mermaid flowchart (or DOT), with an execution's path
     /// highlighted when given its history.
@@ -230,13 +236,27 @@ pub async fn execute(
     })
 }
 
-pub fn validate(file: &Path) -> Result<Report, (i32, String)> {
+/// The definition's problems (exit 2), then the practices it does not follow
+/// (warnings; exit 2 with `strict`).
+pub fn validate(file: &Path, strict: bool) -> Result<Report, (i32, String)> {
     let machine = load_definition(file).map_err(|e| (EXIT_INVALID, e))?;
     let count = count_states(&machine);
-    Ok(Report {
-        code: EXIT_SUCCEEDED,
-        stdout: format!("{}: valid ({count} states)", file.display()),
-    })
+    let findings = crate::lint::lint(&machine);
+    let mut text = format!(
+        "{}: valid ({count} states), {} warning{}",
+        file.display(),
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" }
+    );
+    for finding in &findings {
+        text.push_str(&format!("\n  warning: {}: {}", finding.at, finding.message));
+    }
+    let code = if strict && !findings.is_empty() {
+        EXIT_INVALID
+    } else {
+        EXIT_SUCCEEDED
+    };
+    Ok(Report { code, stdout: text })
 }
 
 fn count_states(machine: &StateMachine) -> usize {
@@ -288,7 +308,7 @@ pub async fn main_with(cli: Cli) -> i32 {
     let result = match &cli.command {
         // No project resources: every Task fails with a clear error naming what it needs.
         Command::Execute(args) => execute(args, Arc::new(Router::default())).await,
-        Command::Validate { file } => validate(file),
+        Command::Validate { file, strict } => validate(file, *strict),
         Command::Graph {
             file,
             history,

@@ -9,3 +9,4 @@ pub mod engine;
 pub mod graph;
 pub mod history;
 pub mod integrations;
+pub mod lint;

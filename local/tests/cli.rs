@@ -120,7 +120,7 @@ fn the_project_state_machine_validates_and_draws() {
     );
     let (code, stdout, stderr) = sfn_local(&["validate", file]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("valid"), "{stdout}");
+    assert!(stdout.contains("valid (27 states), 0 warnings"), "{stdout}");
     let (code, stdout, _) = sfn_local(&["graph", file, "--format", "dot"]);
     assert_eq!(code, 0);
     assert!(stdout.starts_with("digraph"), "{stdout}");
@@ -146,4 +146,29 @@ fn a_task_without_a_configured_integration_fails_with_a_clear_error() {
         cause.contains("dynamodb:putItem") && cause.contains("sagemaker:createTrainingJob"),
         "{cause}"
     );
+}
+
+#[test]
+fn validate_warns_about_practices_and_strict_makes_warnings_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = write(
+        &dir,
+        "uncaught.json",
+        &json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}
+        }}),
+    );
+    let (code, stdout, _) = sfn_local(&["validate", &definition]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("2 warnings"), "{stdout}");
+    assert!(
+        stdout.contains("warning: /States/T: no Catch for States.ALL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: /States/T/Retry: a Lambda task should retry"),
+        "{stdout}"
+    );
+    let (code, _, _) = sfn_local(&["validate", "--strict", &definition]);
+    assert_eq!(code, 2);
 }
