@@ -4,10 +4,11 @@
 //! `GetExecutionHistory` would return it. Tasks are delegated to a [`TaskRunner`]
 //! (the local integrations, or mocks).
 
+use crate::util::lock;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -295,10 +296,6 @@ impl Run {
         *state = x;
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn check_size(value: &Value, what: &str, state: &str) -> Result<(), AslError> {

@@ -10,3 +10,4 @@ pub mod graph;
 pub mod history;
 pub mod integrations;
 pub mod lint;
+mod util;

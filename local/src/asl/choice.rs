@@ -8,6 +8,7 @@
 //! results recorded against AWS (LocalStack's `tests/aws/services/stepfunctions/v2/
 //! choice_operators/*.snapshot.json`) and the error AWS reports for a missing path.
 
+use crate::util::json_type as type_name;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -776,17 +777,6 @@ fn literal_operand(
         "{here}: {name} must be {wanted}, got {}",
         type_name(operand)
     ))
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! the path text itself (filters within filters, parentheses, `!`) is bounded by
 //! [`MAX_NESTING`] at parse time.
 
+use crate::util::json_type as type_name;
 use std::borrow::{Borrow, Cow};
 use std::cmp::Ordering;
 use std::fmt;
@@ -531,17 +532,6 @@ fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         other => format!("{} {other}", type_name(other)),
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -13,6 +13,7 @@
 //! LocalStack snapshots recorded against AWS), not the `States.ParameterPathFailure`
 //! the specification names.
 
+use crate::util::json_type as kind;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
@@ -255,17 +256,6 @@ impl<'a> Validator<'a, '_> {
             "The value for the field '{}' must be a JSONPath (starting with '$') or an intrinsic function call (States.Name(...)): '{expression}'",
             self.here()
         ))
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

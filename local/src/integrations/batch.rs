@@ -39,11 +39,14 @@
 //! and `RUST_LOG` of this process (a container does not inherit the host's), then the
 //! mapping's `env`, then the overrides.
 
+use crate::util::json_type as kind;
+use crate::util::lock;
+use crate::util::now_millis as now_ms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
@@ -748,28 +751,6 @@ fn batch_error(message: &str, request_id: &str) -> AslError {
             "{message} (Service: AWSBatch; Status Code: 400; Error Code: ClientException; Request ID: {request_id}; Proxy: null)"
         ),
     )
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -86,10 +86,12 @@ mod training;
 mod transform;
 mod validate;
 
+use crate::util::lock;
+pub(crate) use crate::util::now_millis;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
@@ -198,18 +200,6 @@ pub(crate) struct Model {
     pub image: String,
     pub model_data_url: Option<String>,
     pub environment: BTreeMap<String, String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Milliseconds since the epoch: how the `.sync` results carry timestamps.
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// Whole seconds between two epoch-millisecond times, rounded up, at least 1 once

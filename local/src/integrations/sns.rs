@@ -24,6 +24,7 @@
 //! cause in the AWS Java SDK's form `<message> (Service: AmazonSNS; Status Code: 400;
 //! Error Code: InvalidParameter; Request ID: <id>; Proxy: null)`.
 
+use crate::util::json_type as kind;
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -603,17 +604,6 @@ fn summary(record: &Value) -> String {
         out.push_str(&format!("\n   … ({} more lines)", lines.len() - 12));
     }
     out
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
