@@ -784,6 +784,30 @@ async fn parameters_read_the_context_object() {
 async fn a_failing_map_iteration_fails_the_map_and_is_caught() {
     let outcome = execute(
         json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map", "ItemsPath": "$.items",
+                  "ItemProcessor": {"StartAt": "C", "States": {
+                      "C": {"Type": "Choice", "Choices": [
+                          {"Variable": "$", "NumericEquals": 2, "Next": "Bad"}
+                      ], "Default": "Ok"},
+                      "Bad": {"Type": "Fail", "Error": "ItemTwo"},
+                      "Ok": {"Type": "Succeed"}
+                  }},
+                  "Catch": [{"ErrorEquals": ["ItemTwo"], "ResultPath": "$.error", "Next": "H"}],
+                  "End": true},
+            "H": {"Type": "Pass", "OutputPath": "$.error.Error", "End": true}
+        }}),
+        json!({"items": [1, 2, 3]}),
+    )
+    .await;
+    assert_eq!(output(&outcome), json!("ItemTwo"));
+}
+
+/// A Catch whose ResultPath cannot be applied (the state's input is an array)
+/// fails the execution with States.ResultPathMatchFailure.
+#[tokio::test]
+async fn a_catch_result_path_on_an_array_input_is_a_result_path_match_failure() {
+    let outcome = execute(
+        json!({"StartAt": "M", "States": {
             "M": {"Type": "Map",
                   "ItemProcessor": {"StartAt": "C", "States": {
                       "C": {"Type": "Choice", "Choices": [
