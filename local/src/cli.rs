@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -13,7 +12,6 @@ use serde_json::{json, Value};
 use crate::definition::StateMachine;
 use crate::engine::{Clock, Engine, ExecutionSpec, Outcome, Status, TaskRunner};
 use crate::graph;
-use crate::history::Observer;
 use crate::integrations::router::Router;
 
 pub const EXIT_SUCCEEDED: i32 = 0;
@@ -36,6 +34,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Runs the project's state machine (from its SAM template) with every resource
+    /// local: the Lambda binaries, an embedded S3, SageMaker training and batch
+    /// transform under the container contract, an SNS outbox. Progress on stderr; a
+    /// summary (status, metrics, artifacts, transitions, AWS cost estimate) on stdout.
+    Run(crate::run::RunArgs),
     /// Runs any definition; prints exactly one JSON object on stdout:
     /// {"status": "SUCCEEDED", "output": ...} or {"status": "FAILED", "error": ..., "cause": ...}.
     Execute(ExecuteArgs),
@@ -121,59 +124,6 @@ fn load_definition(path: &Path) -> Result<StateMachine, String> {
     })
 }
 
-/// One progress line per notable event, on stderr.
-pub fn progress_printer() -> Observer {
-    let started = Instant::now();
-    Arc::new(move |event: &Value| {
-        let kind = event
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let at = started.elapsed().as_secs_f64();
-        let name = |pointer: &str| {
-            event
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let line = if kind.ends_with("StateEntered") {
-            Some(format!("→ {}", name("/stateEnteredEventDetails/name")))
-        } else if kind.ends_with("StateExited") {
-            Some(format!("✓ {}", name("/stateExitedEventDetails/name")))
-        } else if kind == "TaskFailed" {
-            Some(format!(
-                "✗ task failed: {}: {}",
-                name("/taskFailedEventDetails/error"),
-                truncate(&name("/taskFailedEventDetails/cause"), 200)
-            ))
-        } else if kind == "TaskTimedOut" {
-            Some("✗ task timed out".to_string())
-        } else if kind == "ExecutionFailed" {
-            Some(format!(
-                "✗ execution failed: {}: {}",
-                name("/executionFailedEventDetails/error"),
-                truncate(&name("/executionFailedEventDetails/cause"), 400)
-            ))
-        } else if kind == "ExecutionSucceeded" {
-            Some("✓ execution succeeded".to_string())
-        } else {
-            None
-        };
-        if let Some(line) = line {
-            eprintln!("[{at:8.2}s] {line}");
-        }
-    })
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
-    }
-}
-
 /// The one JSON object `execute` (and `run --json`) prints.
 pub fn result_json(outcome: &Outcome) -> Value {
     match &outcome.status {
@@ -214,7 +164,7 @@ pub async fn execute(
         clock: Clock {
             scale: args.time_scale,
         },
-        observer: (!args.quiet).then(progress_printer),
+        observer: (!args.quiet).then(crate::run::run_progress),
     };
     let spec = ExecutionSpec {
         name: args.name.clone(),
@@ -308,6 +258,7 @@ pub async fn main_with(cli: Cli) -> i32 {
     let result = match &cli.command {
         // No project resources: every Task fails with a clear error naming what it needs.
         Command::Execute(args) => execute(args, Arc::new(Router::default())).await,
+        Command::Run(args) => crate::run::run(args).await,
         Command::Validate { file, strict } => validate(file, *strict),
         Command::Graph {
             file,
@@ -317,7 +268,10 @@ pub async fn main_with(cli: Cli) -> i32 {
     };
     match result {
         Ok(report) => {
-            println!("{}", report.stdout);
+            // A closed pipe (`| head`) is the reader's choice, not an error to panic on.
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", report.stdout).and_then(|()| stdout.flush());
             report.code
         }
         Err((code, message)) => {

@@ -12,6 +12,11 @@ use crate::asl::{choice, intrinsics, path, template};
 
 /// State names are at most 80 characters (docs: limits of state machine definitions).
 const MAX_STATE_NAME_CHARS: usize = 80;
+/// The largest IntervalSeconds and MaxAttempts of a retrier (docs:
+/// concepts-error-handling).
+const MAX_RETRY_FIELD: u64 = 99_999_999;
+/// The largest MaxDelaySeconds: "less than 31622401" (docs: concepts-error-handling).
+const MAX_DELAY_SECONDS: u64 = 31_622_400;
 /// Parallel branches and Map processors nest at most this deep here (AWS sets no
 /// documented limit; the bound keeps a hostile definition from exhausting the stack).
 const MAX_NESTING: usize = 32;
@@ -109,8 +114,6 @@ pub struct MapState {
     pub result_path: ResultPath,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
-    pub tolerated_failure_count: Option<Expr>,
-    pub tolerated_failure_percentage: Option<Expr>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,15 +234,33 @@ impl<'a> Fields<'a> {
         min: u64,
         problems: &mut Vec<String>,
     ) -> Option<u64> {
+        self.bounded(field, min, u64::MAX, problems)
+    }
+
+    /// A whole number from `min` to `max`, both included.
+    fn bounded(
+        &mut self,
+        field: &'static str,
+        min: u64,
+        max: u64,
+        problems: &mut Vec<String>,
+    ) -> Option<u64> {
         match self.any(field) {
             None => None,
-            Some(value) => match value.as_u64().filter(|n| *n >= min) {
+            Some(value) => match value.as_u64().filter(|n| (min..=max).contains(n)) {
                 Some(n) => Some(n),
                 None => {
-                    problems.push(format!(
-                        "{}: must be a whole number of at least {min}",
-                        self.here(field)
-                    ));
+                    problems.push(if max == u64::MAX {
+                        format!(
+                            "{}: must be a whole number of at least {min}",
+                            self.here(field)
+                        )
+                    } else {
+                        format!(
+                            "{}: must be a whole number from {min} to {max}",
+                            self.here(field)
+                        )
+                    });
                     None
                 }
             },
@@ -506,7 +527,10 @@ pub fn targets(state: &State) -> Vec<(String, &str)> {
         _ => &[],
     };
     for (i, catcher) in catchers.iter().enumerate() {
-        out.push((format!("Catch/{i}/Next"), catcher.next.as_str()));
+        // A catcher without Next is reported as such when it is read.
+        if !catcher.next.is_empty() {
+            out.push((format!("Catch/{i}/Next"), catcher.next.as_str()));
+        }
     }
     out
 }
@@ -723,30 +747,31 @@ fn read_state(
                     ));
                 }
             }
+            // The failure thresholds are Distributed Map fields (docs:
+            // state-map-distributed, "Distributed Map state fields"); the inline
+            // Map's field list has none, and an inline Map fails as soon as one
+            // iteration fails (docs: state-map-inline). Accepting them here would
+            // promise a tolerance the run never grants.
+            for distributed_only in [
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+            ] {
+                if f.any(distributed_only).is_some() {
+                    problems.push(format!(
+                        "{at}/{distributed_only}: only a Distributed Map tolerates failed \
+                         items; an inline Map fails on its first failed iteration"
+                    ));
+                }
+            }
             let whole = |v: &Value| {
                 v.as_u64()
                     .map_or(Some("must be a whole number".to_string()), |_| None)
             };
-            let percentage = |v: &Value| {
-                v.as_f64()
-                    .filter(|p| (0.0..=100.0).contains(p))
-                    .map_or(Some("must be a number from 0 to 100".to_string()), |_| None)
-            };
             let max_concurrency = f
                 .expr("MaxConcurrency", "MaxConcurrencyPath", whole, problems)
                 .unwrap_or(Expr::Literal(Value::from(0)));
-            let tolerated_failure_count = f.expr(
-                "ToleratedFailureCount",
-                "ToleratedFailureCountPath",
-                whole,
-                problems,
-            );
-            let tolerated_failure_percentage = f.expr(
-                "ToleratedFailurePercentage",
-                "ToleratedFailurePercentagePath",
-                percentage,
-                problems,
-            );
             let items_path = f.path_field("ItemsPath", problems);
             let result_selector = f.template("ResultSelector", problems);
             let result_path = f.result_path(problems);
@@ -762,8 +787,6 @@ fn read_state(
                     result_path,
                     retry,
                     catch,
-                    tolerated_failure_count,
-                    tolerated_failure_percentage,
                 })),
                 None => return None,
             }
@@ -847,8 +870,16 @@ fn read_retry(f: &mut Fields<'_>, problems: &mut Vec<String>) -> Vec<Retrier> {
         };
         let mut r = Fields::new(object, &item_at);
         let names = error_equals(r.any("ErrorEquals"), &item_at, problems);
-        let interval_seconds = r.unsigned("IntervalSeconds", 1, problems).unwrap_or(1);
-        let max_attempts = r.unsigned("MaxAttempts", 0, problems).unwrap_or(3);
+        // Bounds and defaults from the docs (concepts-error-handling, "Retrier
+        // fields"): IntervalSeconds 1 by default, at most 99999999; MaxAttempts 3
+        // by default, at most 99999999; MaxDelaySeconds "greater than 0 and less
+        // than 31622401".
+        let interval_seconds = r
+            .bounded("IntervalSeconds", 1, MAX_RETRY_FIELD, problems)
+            .unwrap_or(1);
+        let max_attempts = r
+            .bounded("MaxAttempts", 0, MAX_RETRY_FIELD, problems)
+            .unwrap_or(3);
         let backoff_rate = match r.any("BackoffRate") {
             None => 2.0,
             Some(v) => match v.as_f64().filter(|b| *b >= 1.0) {
@@ -861,7 +892,7 @@ fn read_retry(f: &mut Fields<'_>, problems: &mut Vec<String>) -> Vec<Retrier> {
                 }
             },
         };
-        let max_delay_seconds = r.unsigned("MaxDelaySeconds", 1, problems);
+        let max_delay_seconds = r.bounded("MaxDelaySeconds", 1, MAX_DELAY_SECONDS, problems);
         let jitter = match r.string("JitterStrategy", problems).as_deref() {
             None | Some("NONE") => Jitter::None,
             Some("FULL") => Jitter::Full,

@@ -3,6 +3,11 @@
 //! the Step Functions docs, and records the execution history as
 //! `GetExecutionHistory` would return it. Tasks are delegated to a [`TaskRunner`]
 //! (the local integrations, or mocks).
+//!
+//! Limits enforced as AWS does: payloads of at most [`MAX_PAYLOAD_BYTES`]
+//! (`States.DataLimitExceeded`), and a history of at most
+//! [`crate::history::MAX_HISTORY_EVENTS`] events, whose last is the execution's
+//! failure (`States.Runtime`; see [`crate::history`] for the sources).
 
 use crate::util::lock;
 use std::future::Future;
@@ -20,6 +25,7 @@ use crate::definition::{
     StateMachine, Task, Transition, WaitFor,
 };
 use crate::history::{EventLog, EventType, Observer};
+use crate::util::json_type;
 
 /// State input and output are at most 256 KiB (docs: service quotas).
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -121,6 +127,8 @@ struct Run {
     /// `$$.Execution` and `$$.StateMachine`.
     execution: Value,
     state_machine: Value,
+    /// Where the execution runs (TaskScheduled events name it).
+    region: String,
     rng: Mutex<u64>,
 }
 
@@ -128,12 +136,6 @@ struct Run {
 enum Step {
     Next { output: Value, next: String },
     End { output: Value },
-}
-
-/// Data for one state's context object beyond the execution's.
-#[derive(Clone, Default)]
-struct Scope {
-    map_item: Option<(usize, Value)>,
 }
 
 impl Engine {
@@ -153,24 +155,23 @@ impl Engine {
                 "RedriveCount": 0,
             }),
             state_machine: json!({"Id": spec.state_machine_arn(), "Name": spec.state_machine_name}),
+            region: spec.region.clone(),
             rng: Mutex::new(seed()),
         });
-        let started_id = run.log.push(
-            EventType::ExecutionStarted,
-            0,
-            json!({"executionStartedEventDetails": {
-                "input": spec.input.to_string(),
-                "inputDetails": {"truncated": false},
-                "roleArn": spec.role_arn,
-            }}),
-        );
-        let body = run_scope(
-            &run,
-            machine,
-            spec.input.clone(),
-            Scope::default(),
-            started_id,
-        );
+        // The first event of an empty history always fits.
+        let started_id = run
+            .log
+            .push(
+                EventType::ExecutionStarted,
+                0,
+                json!({"executionStartedEventDetails": {
+                    "input": spec.input.to_string(),
+                    "inputDetails": {"truncated": false},
+                    "roleArn": spec.role_arn,
+                }}),
+            )
+            .unwrap_or(1);
+        let body = run_scope(&run, machine, spec.input.clone(), Cursor::new(started_id));
         let result = match machine.timeout_seconds {
             Some(seconds) => {
                 let limit = Duration::from_secs(seconds).mul_f64(self.clock.scale.max(0.0));
@@ -190,7 +191,7 @@ impl Engine {
         let last = run.log.last_id();
         let status = match result {
             Ok(output) => {
-                run.log.push(
+                run.log.close(
                     EventType::ExecutionSucceeded,
                     last,
                     json!({"executionSucceededEventDetails": {
@@ -201,7 +202,7 @@ impl Engine {
                 Status::Succeeded { output }
             }
             Err((err, true)) => {
-                run.log.push(
+                run.log.close(
                     EventType::ExecutionTimedOut,
                     last,
                     json!({"executionTimedOutEventDetails": {"error": err.error, "cause": err.cause}}),
@@ -212,7 +213,7 @@ impl Engine {
                 }
             }
             Err((err, false)) => {
-                run.log.push(
+                run.log.close(
                     EventType::ExecutionFailed,
                     last,
                     json!({"executionFailedEventDetails": {"error": err.error, "cause": err.cause}}),
@@ -274,16 +275,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl Run {
-    fn context(&self, state: &State, entered: &str, retry_count: u64, scope: &Scope) -> Value {
-        let mut context = json!({
+    /// Records an event after the scope's last one, and makes it the scope's last.
+    fn record(&self, cursor: &Cursor, kind: EventType, details: Value) -> Result<u64, AslError> {
+        Ok(cursor.set(self.log.push(kind, cursor.get(), details)?))
+    }
+
+    /// The context object (`$$`) a state sees. `$$.Map.Item` is not part of it: the
+    /// docs (input-output-contextobject, "Context object data for Map states") make
+    /// it available only in the Map state's own ItemSelector, "not within the states
+    /// included in the ItemProcessor"; [`run_map`] adds it there.
+    fn context(&self, state: &State, entered: &str, retry_count: u64) -> Value {
+        json!({
             "Execution": self.execution,
             "StateMachine": self.state_machine,
             "State": {"EnteredTime": entered, "Name": state.name, "RetryCount": retry_count},
-        });
-        if let Some((index, value)) = &scope.map_item {
-            context["Map"] = json!({"Item": {"Index": index, "Value": value}});
-        }
-        context
+        })
     }
 
     fn random_unit(&self) -> f64 {
@@ -298,8 +304,17 @@ impl Run {
     }
 }
 
-fn check_size(value: &Value, what: &str, state: &str) -> Result<(), AslError> {
-    let size = value.to_string().len();
+/// Bytes of a value's compact JSON text, the size the payload quota measures.
+fn json_size(value: &Value) -> usize {
+    value.to_string().len()
+}
+
+/// A state's input (or a Task's rendered Parameters) within [`MAX_PAYLOAD_BYTES`]
+/// (docs: concepts-error-handling, `States.DataLimitExceeded` "when, after
+/// Parameters processing, the input of a state is larger than the payload size
+/// quota").
+fn check_input_size(value: &Value, what: &str, state: &str) -> Result<(), AslError> {
+    let size = json_size(value);
     if size > MAX_PAYLOAD_BYTES {
         return Err(AslError::new(
             names::DATA_LIMIT_EXCEEDED,
@@ -311,64 +326,91 @@ fn check_size(value: &Value, what: &str, state: &str) -> Result<(), AslError> {
     Ok(())
 }
 
+/// A state's output, or a task's result, within [`MAX_PAYLOAD_BYTES`]. `source` is
+/// the state name or task resource the cause names, in AWS's wording (LocalStack's
+/// AWS-recorded snapshots, error_handling/test_states_errors).
+fn check_result_size(value: &Value, source: &str) -> Result<(), AslError> {
+    if json_size(value) > MAX_PAYLOAD_BYTES {
+        return Err(AslError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The state/task '{source}' returned a result with a size exceeding the maximum number of bytes service limit."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The last event of one scope (the top level, a Parallel branch, a Map iteration):
+/// the `previousEventId` of the scope's next event. AWS links each event to the one
+/// before it in its own branch, so concurrent branches form separate chains.
+#[derive(Clone)]
+struct Cursor(Arc<AtomicU64>);
+
+impl Cursor {
+    fn new(at: u64) -> Cursor {
+        Cursor(Arc::new(AtomicU64::new(at)))
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, id: u64) -> u64 {
+        self.0.store(id, Ordering::SeqCst);
+        id
+    }
+}
+
 /// Runs one scope (the top level, a branch, a Map iteration) to its end.
 fn run_scope<'a>(
     run: &'a Arc<Run>,
     machine: &'a StateMachine,
     input: Value,
-    scope: Scope,
-    previous_event: u64,
+    cursor: Cursor,
 ) -> BoxFuture<'a, Result<Value, AslError>> {
     Box::pin(async move {
         let mut name = machine.start_at.clone();
         let mut input = input;
-        let mut previous = previous_event;
         loop {
             let Some(state) = machine.state(&name) else {
                 return Err(AslError::runtime(format!("no state named {name:?}")));
             };
             run.transitions.fetch_add(1, Ordering::SeqCst);
-            check_size(&input, "input", &state.name)?;
-            let entered = run.log.push(
+            check_input_size(&input, "input", &state.name)?;
+            // A full history ends the scope here (the push is refused), which also
+            // stops a loop of Pass and Choice states that never awaits anything.
+            cursor.set(run.log.push(
                 EventType::entered(&state.kind),
-                previous,
+                cursor.get(),
                 json!({"stateEnteredEventDetails": {
                     "name": state.name,
                     "input": input.to_string(),
                     "inputDetails": {"truncated": false},
                 }}),
-            );
-            let _ = entered;
-            let step = run_state(run, state, input, &scope).await;
-            match step {
-                Ok(step) => {
-                    let (output, next) = match step {
-                        Step::Next { output, next } => (output, Some(next)),
-                        Step::End { output } => (output, None),
-                    };
-                    check_size(&output, "output", &state.name)?;
-                    if let Some(exited) = EventType::exited(&state.kind) {
-                        previous = run.log.push(
-                            exited,
-                            run.log.last_id(),
-                            json!({"stateExitedEventDetails": {
-                                "name": state.name,
-                                "output": output.to_string(),
-                                "outputDetails": {"truncated": false},
-                            }}),
-                        );
-                    } else {
-                        previous = run.log.last_id();
-                    }
-                    match next {
-                        Some(next) => {
-                            name = next;
-                            input = output;
-                        }
-                        None => return Ok(output),
-                    }
+            )?);
+            let (output, next) = match run_state(run, state, input, &cursor).await? {
+                Step::Next { output, next } => (output, Some(next)),
+                Step::End { output } => (output, None),
+            };
+            check_result_size(&output, &state.name)?;
+            if let Some(exited) = EventType::exited(&state.kind) {
+                cursor.set(run.log.push(
+                    exited,
+                    cursor.get(),
+                    json!({"stateExitedEventDetails": {
+                        "name": state.name,
+                        "output": output.to_string(),
+                        "outputDetails": {"truncated": false},
+                    }}),
+                )?);
+            }
+            match next {
+                Some(next) => {
+                    name = next;
+                    input = output;
                 }
-                Err(err) => return Err(err),
+                None => return Ok(output),
             }
         }
     })
@@ -408,9 +450,12 @@ fn expr_value(expr: &Expr, input: &Value, context: &Value, field: &str) -> Resul
     }
 }
 
-fn positive_seconds(value: &Value, field: &str) -> Result<u64, AslError> {
-    value.as_u64().ok_or_else(|| {
-        AslError::runtime(format!("{field}: {value} is not a whole number of seconds"))
+/// A whole number of seconds of at least `min` read from a `...Path` field.
+fn whole_seconds(value: &Value, field: &str, min: u64) -> Result<u64, AslError> {
+    value.as_u64().filter(|n| *n >= min).ok_or_else(|| {
+        AslError::runtime(format!(
+            "{field}: {value} is not a whole number of seconds of at least {min}"
+        ))
     })
 }
 
@@ -418,10 +463,10 @@ async fn run_state(
     run: &Arc<Run>,
     state: &State,
     raw_input: Value,
-    scope: &Scope,
+    cursor: &Cursor,
 ) -> Result<Step, AslError> {
     let entered = now_iso();
-    let context = run.context(state, &entered, 0, scope);
+    let context = run.context(state, &entered, 0);
     match &state.kind {
         Kind::Pass {
             result,
@@ -475,7 +520,7 @@ async fn run_state(
                 WaitFor::Seconds(s) => Duration::from_secs(*s),
                 WaitFor::SecondsPath(p) => {
                     let v = path::read(p, "SecondsPath", &effective, &context)?;
-                    Duration::from_secs(positive_seconds(&v, "SecondsPath")?)
+                    Duration::from_secs(whole_seconds(&v, "SecondsPath", 0)?)
                 }
                 WaitFor::Timestamp(t) => until(t)?,
                 WaitFor::TimestampPath(p) => {
@@ -531,10 +576,11 @@ async fn run_state(
                 run,
                 state,
                 raw_input,
-                scope,
                 &task.retry,
                 &task.catch,
-                |attempt_context, effective| run_task(run, state, task, attempt_context, effective),
+                |attempt_context, effective| {
+                    run_task(run, state, task, attempt_context, effective, cursor)
+                },
             )
             .await
         }
@@ -543,11 +589,10 @@ async fn run_state(
                 run,
                 state,
                 raw_input,
-                scope,
                 &parallel.retry,
                 &parallel.catch,
                 |attempt_context, effective| {
-                    run_parallel(run, state, parallel, attempt_context, effective)
+                    run_parallel(run, parallel, attempt_context, effective, cursor)
                 },
             )
             .await
@@ -557,10 +602,11 @@ async fn run_state(
                 run,
                 state,
                 raw_input,
-                scope,
                 &map.retry,
                 &map.catch,
-                |attempt_context, effective| run_map(run, state, map, attempt_context, effective),
+                |attempt_context, effective| {
+                    run_map(run, state, map, attempt_context, effective, cursor)
+                },
             )
             .await
         }
@@ -580,11 +626,20 @@ fn until(timestamp: &str) -> Result<Duration, AslError> {
 }
 
 /// Whether a retrier's or catcher's ErrorEquals matches `error` (docs:
-/// concepts-error-handling): `States.ALL` matches everything but the terminal
-/// `States.Runtime` and `States.DataLimitExceeded`; `States.TaskFailed` matches
-/// every task error but `States.Timeout`.
+/// concepts-error-handling):
+/// - `States.Runtime` matches nothing, not even when named: "A States.Runtime error
+///   is not retriable, and will always cause the execution to fail" (and AWS fails
+///   an execution whose Catch names `States.Runtime` explicitly: LocalStack's
+///   AWS-recorded snapshot scenarios/test_catch_states_runtime);
+/// - `States.ALL` matches everything else but the terminal
+///   `States.DataLimitExceeded`, which only its own name matches;
+/// - `States.TaskFailed` matches every task error but `States.Timeout`: a task's
+///   own error names and `States.Permissions`, not the other `States.*` names.
 pub fn error_matches(error_equals: &[String], error: &str) -> bool {
-    let terminal = error == names::RUNTIME || error == names::DATA_LIMIT_EXCEEDED;
+    if error == names::RUNTIME {
+        return false;
+    }
+    let terminal = error == names::DATA_LIMIT_EXCEEDED;
     error_equals.iter().any(|name| {
         name == error
             || (name == names::ALL && !terminal)
@@ -607,13 +662,27 @@ pub fn retry_delay(retrier: &Retrier, retry: u64) -> Duration {
     Duration::from_secs_f64(capped.clamp(0.0, 1e9))
 }
 
+/// The delay before retry number `retry` once jitter is applied. With
+/// `JitterStrategy: FULL` (docs: concepts-error-handling, "Retrier fields": jitter
+/// spreads retries "over a randomized delay interval") it is the delay
+/// [`retry_delay`] computes, MaxDelaySeconds cap included, scaled by `unit`, a
+/// uniform draw from [0, 1): full jitter, anywhere between zero and the computed
+/// interval, as LocalStack's AWS-validated interpreter draws it. With `NONE`, the
+/// computed delay itself.
+pub fn jittered_delay(retrier: &Retrier, retry: u64, unit: f64) -> Duration {
+    let delay = retry_delay(retrier, retry);
+    match retrier.jitter {
+        Jitter::Full => delay.mul_f64(unit.clamp(0.0, 1.0)),
+        Jitter::None => delay,
+    }
+}
+
 /// Runs a Task, Parallel or Map state's work with its InputPath, Retry, Catch,
 /// ResultSelector, ResultPath and OutputPath.
 async fn with_retry_and_catch<'a, F>(
     run: &'a Arc<Run>,
     state: &'a State,
     raw_input: Value,
-    scope: &'a Scope,
     retriers: &'a [Retrier],
     catchers: &'a [Catcher],
     work: F,
@@ -625,7 +694,7 @@ where
     let mut retry_count = 0u64;
     loop {
         let entered = now_iso();
-        let context = run.context(state, &entered, retry_count, scope);
+        let context = run.context(state, &entered, retry_count);
         let attempt = async {
             let effective = input_path(&state.input_path, &raw_input, &context)?;
             let result = work(context.clone(), effective).await?;
@@ -647,6 +716,10 @@ where
             Ok(output) => return Ok(next_of(state, output)),
             Err(err) => err,
         };
+        // With the history full nothing more can be recorded: no retry, no catcher.
+        if run.log.is_full() {
+            return Err(err);
+        }
         // The first retrier whose ErrorEquals matches decides, attempts left or not.
         if let Some(index) = retriers
             .iter()
@@ -654,10 +727,7 @@ where
         {
             let retrier = &retriers[index];
             if attempts[index] < retrier.max_attempts {
-                let mut delay = retry_delay(retrier, attempts[index]);
-                if retrier.jitter == Jitter::Full {
-                    delay = delay.mul_f64(run.random_unit());
-                }
+                let delay = jittered_delay(retrier, attempts[index], run.random_unit());
                 attempts[index] += 1;
                 retry_count += 1;
                 run.transitions.fetch_add(1, Ordering::SeqCst);
@@ -712,37 +782,43 @@ fn run_task<'a>(
     task: &'a Task,
     context: Value,
     effective: Value,
+    cursor: &'a Cursor,
 ) -> BoxFuture<'a, Result<Value, AslError>> {
     Box::pin(async move {
         let parameters = match &task.parameters {
             Some(p) => render(p, &effective, &context)?,
             None => effective.clone(),
         };
+        check_input_size(&parameters, "input after Parameters", &state.name)?;
         let timeout = match &task.timeout_seconds {
-            Some(e) => Some(positive_seconds(
-                &expr_value(e, &effective, &context, "TimeoutSecondsPath")?,
-                "TimeoutSecondsPath",
-            )?),
+            Some(Expr::Literal(v)) => Some(whole_seconds(v, "TimeoutSeconds", 1)?),
+            Some(Expr::Path(p)) => {
+                // A miss reads like AWS's for this field ("Invalid path '$.x' : No
+                // results for path: $['x']", LocalStack's AWS-recorded snapshots).
+                let parsed = path::Path::parse(p).map_err(AslError::runtime)?;
+                let value = parsed.resolve(&effective, &context)?;
+                Some(whole_seconds(&value, "TimeoutSecondsPath", 1)?)
+            }
             None => None,
         };
         let (resource_type, resource) = resource_parts(&task.resource);
         let retry_count = context["State"]["RetryCount"].as_u64().unwrap_or(0);
-        let scheduled = run.log.push(
+        run.record(
+            cursor,
             EventType::TaskScheduled,
-            run.log.last_id(),
             json!({"taskScheduledEventDetails": {
                 "resourceType": resource_type,
                 "resource": resource,
-                "region": "us-east-1",
+                "region": run.region,
                 "parameters": parameters.to_string(),
                 "timeoutInSeconds": timeout,
             }}),
-        );
-        run.log.push(
+        )?;
+        run.record(
+            cursor,
             EventType::TaskStarted,
-            scheduled,
             json!({"taskStartedEventDetails": {"resourceType": resource_type, "resource": resource}}),
-        );
+        )?;
         let request = TaskRequest {
             state_name: state.name.clone(),
             resource: task.resource.clone(),
@@ -763,42 +839,54 @@ fn run_task<'a>(
                             names::TIMEOUT,
                             format!("the task ran over its TimeoutSeconds ({seconds} s)"),
                         );
-                        run.log.push(
+                        run.record(
+                            cursor,
                             EventType::TaskTimedOut,
-                            run.log.last_id(),
                             json!({"taskTimedOutEventDetails": {
                                 "resourceType": resource_type, "resource": resource,
                                 "error": err.error, "cause": err.cause,
                             }}),
-                        );
+                        )?;
                         return Err(err);
                     }
                 }
             }
             None => call.await,
         };
+        // A result over the payload quota fails the task itself, before
+        // ResultSelector could trim it (docs: concepts-error-handling,
+        // States.DataLimitExceeded "when the output of a connector is larger than
+        // payload size quota"). AWS records it as the task's failure and names the
+        // service (`lambda`) or, for a plain ARN, the ARN (LocalStack's AWS-recorded
+        // snapshots, error_handling/test_states_errors).
+        let source = if task.resource.starts_with("arn:aws:states:::") {
+            resource_type.as_str()
+        } else {
+            task.resource.as_str()
+        };
+        let result = result.and_then(|output| check_result_size(&output, source).map(|()| output));
         match result {
             Ok(output) => {
-                run.log.push(
+                run.record(
+                    cursor,
                     EventType::TaskSucceeded,
-                    run.log.last_id(),
                     json!({"taskSucceededEventDetails": {
                         "resourceType": resource_type, "resource": resource,
                         "output": output.to_string(),
                         "outputDetails": {"truncated": false},
                     }}),
-                );
+                )?;
                 Ok(output)
             }
             Err(err) => {
-                run.log.push(
+                run.record(
+                    cursor,
                     EventType::TaskFailed,
-                    run.log.last_id(),
                     json!({"taskFailedEventDetails": {
                         "resourceType": resource_type, "resource": resource,
                         "error": err.error, "cause": err.cause,
                     }}),
-                );
+                )?;
                 Err(err)
             }
         }
@@ -807,46 +895,71 @@ fn run_task<'a>(
 
 fn run_parallel<'a>(
     run: &'a Arc<Run>,
-    _state: &'a State,
     parallel: &'a Parallel,
     context: Value,
     effective: Value,
+    cursor: &'a Cursor,
 ) -> BoxFuture<'a, Result<Value, AslError>> {
     Box::pin(async move {
         let branch_input = match &parallel.parameters {
             Some(p) => render(p, &effective, &context)?,
             None => effective,
         };
-        let started = run.log.push(
-            EventType::ParallelStateStarted,
-            run.log.last_id(),
-            Value::Null,
-        );
+        let started = run.record(cursor, EventType::ParallelStateStarted, Value::Null)?;
         let branches = parallel
             .branches
             .iter()
-            .map(|branch| run_scope(run, branch, branch_input.clone(), Scope::default(), started));
-        // The first failure drops (cancels) the other branches, as AWS stops them.
+            .map(|branch| run_scope(run, branch, branch_input.clone(), Cursor::new(started)));
+        // The first failure drops (cancels) the other branches, as AWS stops them,
+        // and the state fails with the branch's own error and cause (docs:
+        // state-parallel; no States.BranchFailed wrapper, as in LocalStack's
+        // AWS-validated interpreter).
         match futures::future::try_join_all(branches).await {
             Ok(outputs) => {
-                run.log.push(
-                    EventType::ParallelStateSucceeded,
-                    run.log.last_id(),
-                    Value::Null,
-                );
+                // After the event that ended the last branch.
+                cursor.set(run.log.last_id());
+                run.record(cursor, EventType::ParallelStateSucceeded, Value::Null)?;
                 Ok(Value::Array(outputs))
             }
             Err(err) => {
-                run.log.push(
+                cursor.set(run.log.last_id());
+                run.record(
+                    cursor,
                     EventType::ParallelStateFailed,
-                    run.log.last_id(),
                     json!({
                         "stateFailedEventDetails": {"error": err.error, "cause": err.cause}
                     }),
-                );
+                )?;
                 Err(err)
             }
         }
+    })
+}
+
+/// A Map state's `MaxConcurrency` / `MaxConcurrencyPath` as a number of iterations
+/// at once: 0 means no limit of its own, which an inline Map caps at
+/// [`INLINE_MAP_MAX_CONCURRENCY`].
+fn map_concurrency(map: &MapState, effective: &Value, context: &Value) -> Result<usize, AslError> {
+    let limit = match &map.max_concurrency {
+        Expr::Literal(v) => v.as_u64().unwrap_or(0),
+        Expr::Path(p) => {
+            let value = path::read(p, "MaxConcurrencyPath", effective, context)?;
+            // AWS's wording for a value that is not a whole number (LocalStack's
+            // AWS-recorded snapshots, scenarios/test_max_concurrency_path).
+            value.as_u64().ok_or_else(|| {
+                let shown = match &value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                AslError::runtime(format!(
+                    "The MaxConcurrencyPath field refers to value \"{shown}\" which is not a valid integer: {p}"
+                ))
+            })?
+        }
+    };
+    Ok(match limit {
+        0 => INLINE_MAP_MAX_CONCURRENCY,
+        n => usize::try_from(n).unwrap_or(INLINE_MAP_MAX_CONCURRENCY),
     })
 }
 
@@ -856,40 +969,27 @@ fn run_map<'a>(
     map: &'a MapState,
     context: Value,
     effective: Value,
+    cursor: &'a Cursor,
 ) -> BoxFuture<'a, Result<Value, AslError>> {
     Box::pin(async move {
         let items = input_path(&map.items_path, &effective, &context)?;
         let Value::Array(items) = items else {
             return Err(AslError::runtime(format!(
-                "the ItemsPath of Map state {:?} must select an array, not {items}",
-                state.name
+                "the ItemsPath of Map state {:?} must select an array, not {} ({items})",
+                state.name,
+                json_type(&items)
             )));
         };
-        let limit = match expr_value(
-            &map.max_concurrency,
-            &effective,
-            &context,
-            "MaxConcurrencyPath",
-        )? {
-            Value::Number(n) => n.as_u64().unwrap_or(0),
-            other => {
-                return Err(AslError::runtime(format!(
-                    "MaxConcurrencyPath: {other} is not a whole number"
-                )))
-            }
-        };
-        let limit = match limit {
-            0 => INLINE_MAP_MAX_CONCURRENCY,
-            n => usize::try_from(n).unwrap_or(INLINE_MAP_MAX_CONCURRENCY),
-        };
-        let started = run.log.push(
+        let limit = map_concurrency(map, &effective, &context)?;
+        let started = run.record(
+            cursor,
             EventType::MapStateStarted,
-            run.log.last_id(),
             json!({"mapStateStartedEventDetails": {"length": items.len()}}),
-        );
+        )?;
         let permits = Arc::new(Semaphore::new(limit.max(1)));
         let iterations = items.into_iter().enumerate().map(|(index, item)| {
             let permits = Arc::clone(&permits);
+            // `$$.Map.Item` exists for the ItemSelector only (see Run::context).
             let mut item_context = context.clone();
             item_context["Map"] = json!({"Item": {"Index": index, "Value": item}});
             let effective = &effective;
@@ -900,28 +1000,26 @@ fn run_map<'a>(
                     .map_err(|_| AslError::runtime("map concurrency limiter closed"))?;
                 let iteration_input = match &map.item_selector {
                     Some(selector) => render(selector, effective, &item_context)?,
-                    None => item.clone(),
+                    None => item,
                 };
                 let details = json!({"mapIterationStartedEventDetails": {"name": state.name, "index": index}});
-                let it = run.log.push(EventType::MapIterationStarted, started, details);
-                let scope = Scope {
-                    map_item: Some((index, item)),
-                };
-                match run_scope(run, &map.processor, iteration_input, scope, it).await {
+                let it = Cursor::new(started);
+                run.record(&it, EventType::MapIterationStarted, details)?;
+                match run_scope(run, &map.processor, iteration_input, it.clone()).await {
                     Ok(output) => {
-                        run.log.push(
+                        run.record(
+                            &it,
                             EventType::MapIterationSucceeded,
-                            run.log.last_id(),
                             json!({"mapIterationSucceededEventDetails": {"name": state.name, "index": index}}),
-                        );
+                        )?;
                         Ok(output)
                     }
                     Err(err) => {
-                        run.log.push(
+                        run.record(
+                            &it,
                             EventType::MapIterationFailed,
-                            run.log.last_id(),
                             json!({"mapIterationFailedEventDetails": {"name": state.name, "index": index}}),
-                        );
+                        )?;
                         Err(err)
                     }
                 }
@@ -929,18 +1027,20 @@ fn run_map<'a>(
         });
         match futures::future::try_join_all(iterations).await {
             Ok(outputs) => {
-                run.log
-                    .push(EventType::MapStateSucceeded, run.log.last_id(), Value::Null);
+                // After the event that ended the last iteration.
+                cursor.set(run.log.last_id());
+                run.record(cursor, EventType::MapStateSucceeded, Value::Null)?;
                 Ok(Value::Array(outputs))
             }
             Err(err) => {
-                run.log.push(
+                cursor.set(run.log.last_id());
+                run.record(
+                    cursor,
                     EventType::MapStateFailed,
-                    run.log.last_id(),
                     json!({
                         "stateFailedEventDetails": {"error": err.error, "cause": err.cause}
                     }),
-                );
+                )?;
                 Err(err)
             }
         }

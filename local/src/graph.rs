@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::definition::{targets, Kind, StateMachine, Transition};
+use crate::definition::{targets, Kind, State, StateMachine, Transition};
 
 /// What an execution did to each state, read from its history events.
 #[derive(Debug, Default, Clone)]
@@ -69,6 +69,19 @@ fn node_id(prefix: &str, name: &str) -> String {
         }
     }
     id
+}
+
+/// The Choice rule behind a `Choices/<i>/Next` target.
+fn choice_rule<'s>(state: &'s State, field: &str) -> Option<&'s crate::asl::choice::Rule> {
+    let index: usize = field
+        .strip_prefix("Choices/")?
+        .strip_suffix("/Next")?
+        .parse()
+        .ok()?;
+    match &state.kind {
+        Kind::Choice { choices, .. } => choices.get(index),
+        _ => None,
+    }
 }
 
 fn label(name: &str) -> String {
@@ -152,16 +165,13 @@ fn mermaid_scope(
         }
         for (field, target) in targets(state) {
             let arrow = if field.starts_with("Catch") {
-                "-. catch .->"
-            } else if field.starts_with("Choices") || field == "Default" {
-                "-->|choice|"
+                "-. catch .->".to_string()
+            } else if field == "Default" {
+                "-->|default|".to_string()
+            } else if let Some(rule) = choice_rule(state, &field) {
+                format!("-->|\"{}\"|", label(&rule.describe()))
             } else {
-                "-->"
-            };
-            let arrow = if field == "Default" {
-                "-->|default|"
-            } else {
-                arrow
+                "-->".to_string()
             };
             let _ = writeln!(out, "{pad}{id} {arrow} {}", node_id(prefix, target));
         }
@@ -289,7 +299,7 @@ mod tests {
             "s_Oops[[\"Oops\"]]",
             "s_A -. catch .-> s_Oops",
             "s_C -->|default| s_Done",
-            "s_C -->|choice| s_P",
+            "s_C -->|\"x is present\"| s_P",
             "subgraph s_P_b0_graph",
             "s_P_b0_B1[\"B1\"]",
         ] {

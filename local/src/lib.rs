@@ -4,10 +4,13 @@
 
 pub mod asl;
 pub mod cli;
+pub mod cost;
 pub mod definition;
 pub mod engine;
 pub mod graph;
 pub mod history;
 pub mod integrations;
 pub mod lint;
+pub mod project;
+pub mod run;
 mod util;

@@ -94,6 +94,75 @@ enum Field {
     Compare(DataType, Op, bool),
 }
 
+impl Rule {
+    /// The rule in a few words, for diagrams: `copy.done == false`,
+    /// `not (a is present)`, `x > 3 and y == "s"`. Paths keep their last two steps.
+    pub fn describe(&self) -> String {
+        self.condition.describe()
+    }
+}
+
+impl Condition {
+    fn describe(&self) -> String {
+        let group = |rules: &[Rule], joint: &str| {
+            rules
+                .iter()
+                .map(|r| match r.condition {
+                    Condition::Test { .. } | Condition::Not(_) => r.describe(),
+                    _ => format!("({})", r.describe()),
+                })
+                .collect::<Vec<_>>()
+                .join(joint)
+        };
+        match self {
+            Condition::And(rules) => group(rules, " and "),
+            Condition::Or(rules) => group(rules, " or "),
+            Condition::Not(rule) => format!("not ({})", rule.describe()),
+            Condition::Test { variable, test } => {
+                let variable = short_path(variable);
+                match test {
+                    Test::Is(kind, want) => {
+                        let kind = match kind {
+                            Kind::Boolean => "a boolean",
+                            Kind::Null => "null",
+                            Kind::Numeric => "a number",
+                            Kind::Present => "present",
+                            Kind::String => "a string",
+                            Kind::Timestamp => "a timestamp",
+                        };
+                        format!("{variable} is {}{kind}", if *want { "" } else { "not " })
+                    }
+                    Test::Matches(pattern) => format!("{variable} matches {}", pattern.source()),
+                    Test::Compare { op, operand, .. } => {
+                        let op = match op {
+                            Op::Equals => "==",
+                            Op::LessThan => "<",
+                            Op::GreaterThan => ">",
+                            Op::LessThanEquals => "<=",
+                            Op::GreaterThanEquals => ">=",
+                        };
+                        let operand = match operand {
+                            Operand::Literal(value) => value.to_string(),
+                            Operand::Path(path) => short_path(path),
+                        };
+                        format!("{variable} {op} {operand}")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `$.generated.copy.done` → `copy.done`: enough to read in a diagram.
+fn short_path(path: &str) -> String {
+    let steps: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    match steps.as_slice() {
+        [.., a, b] if *a != "$" && *a != "$$" => format!("{a}.{b}"),
+        [.., last] => last.to_string(),
+        [] => path.to_string(),
+    }
+}
+
 /// Parses and checks one rule: exactly one comparison operator (or And/Or/Not), a
 /// `Variable` for comparisons, the operand of the right JSON type (string for
 /// String*, number for Numeric*, boolean for BooleanEquals and Is*, an RFC 3339
@@ -440,6 +509,23 @@ impl Pattern {
 
     /// Whole-string wildcard match, iterative with one backtrack point (the last star),
     /// so the time is at most pattern length × text length and there is no recursion.
+    /// The pattern written back, `\\` and `\*` escaped as in the definition.
+    fn source(&self) -> String {
+        let mut out = String::from("\"");
+        for token in &self.tokens {
+            match token {
+                Token::Star => out.push('*'),
+                Token::Char(c @ ('*' | '\\')) => {
+                    out.push('\\');
+                    out.push(*c);
+                }
+                Token::Char(c) => out.push(*c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
     fn matches(&self, text: &str) -> bool {
         let text: Vec<char> = text.chars().collect();
         let (mut p, mut t) = (0, 0);
@@ -2231,6 +2317,30 @@ mod tests {
         assert_eq!(
             message,
             "Choice rule Or[1].And[0]: NumericEquals must be a number, got a string"
+        );
+    }
+
+    #[test]
+    fn rules_describe_themselves_in_a_few_words() {
+        let describe = |rule: serde_json::Value| parse_rule(&rule, false).unwrap().describe();
+        assert_eq!(
+            describe(json!({"Variable": "$.generated.copy.done", "BooleanEquals": false})),
+            "copy.done == false"
+        );
+        assert_eq!(
+            describe(json!({"Variable": "$.a", "NumericGreaterThanPath": "$.limits.max"})),
+            "a > limits.max"
+        );
+        assert_eq!(
+            describe(json!({"Not": {"Variable": "$.x", "IsPresent": true}})),
+            "not (x is present)"
+        );
+        assert_eq!(
+            describe(json!({"And": [
+                {"Variable": "$.n", "IsNumeric": false},
+                {"Or": [{"Variable": "$.s", "StringMatches": "a*\\*"},
+                        {"Variable": "$.s", "StringEquals": "b"}]}]})),
+            "n is not a number and (s matches \"a*\\*\" or s == \"b\")"
         );
     }
 }

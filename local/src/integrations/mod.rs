@@ -5,8 +5,10 @@
 //! MockConfigFile format.
 
 pub mod batch;
+pub mod eventbridge;
 pub mod lambda;
 pub mod mock;
 pub mod router;
 pub mod sagemaker;
 pub mod sns;
+pub mod sns_api;

@@ -77,11 +77,31 @@
 //!   sent `MaxConcurrentTransforms` at a time (default 1) and a non-2xx answer or a
 //!   transport error is retried `InvocationsMaxRetries` times (default 3); objects
 //!   are read whole into memory.
+//!
+//! # Jobs that outlive one run
+//!
+//! Every change of a job's description is written to `<job dir>/description.json`
+//! (epoch milliseconds, as above), every model to `work_dir/models/<name>.json`, and
+//! [`LocalSageMaker::new`] loads them back: a job name used by an earlier run over the
+//! same `work_dir` stays `ResourceInUse` (SageMaker never forgets a name), and a rerun
+//! finds the earlier run's jobs through the API below. A job still `InProgress` on
+//! load belonged to a runner that died; it becomes `Failed` with the reason
+//! "sfn-local stopped while the job was running". [`JobRecord::from_earlier_run`]
+//! tells the loaded jobs from this run's ([`LocalSageMaker::jobs_of_this_run`]).
+//!
+//! # The SageMaker API, for processes
+//!
+//! [`LocalSageMaker::serve_api`] serves SageMaker's own wire protocol (awsJson1.1) over
+//! HTTP on 127.0.0.1, so a real process (a Lambda binary using `aws-sdk-sagemaker`
+//! with `AWS_ENDPOINT_URL_SAGEMAKER`) can describe and list the jobs this runner ran
+//! or loaded: see [`api`].
 
+pub mod api;
 mod archive;
 mod container;
 mod images;
 mod s3io;
+mod store;
 mod training;
 mod transform;
 mod validate;
@@ -99,6 +119,7 @@ use tokio::sync::watch;
 use crate::asl::{names, AslError};
 use crate::engine::{BoxFuture, TaskRequest, TaskRunner};
 
+pub use api::SageMakerApi;
 pub use images::{ImageCommand, ImageMap};
 
 /// The error names this integration raises besides `States.TaskFailed`.
@@ -157,6 +178,9 @@ pub struct JobRecord {
     pub failure_reason: Option<String>,
     /// The local job directory (the job's `/opt/ml`).
     pub dir: PathBuf,
+    /// Loaded from `work_dir` when this runner started: an earlier run's job, which
+    /// this run did not pay for (leave it out of this run's cost estimate).
+    pub from_earlier_run: bool,
 }
 
 /// The local SageMaker. Cheap to clone (shared state); jobs started without `.sync`
@@ -176,6 +200,9 @@ pub(crate) struct Inner {
     config: SageMakerConfig,
     tuning: Mutex<Tuning>,
     registry: Mutex<Registry>,
+    /// Whether descriptions are written to `work_dir` (off in unit tests, whose
+    /// `work_dir` is not a place to write).
+    persist: bool,
 }
 
 #[derive(Default)]
@@ -183,7 +210,14 @@ struct Registry {
     jobs: Vec<JobEntry>,
     /// Lower-cased names: the ARN (lower-cased, as SageMaker writes it) is the identity.
     by_name: HashMap<(JobKind, String), usize>,
-    models: HashMap<String, Model>,
+    /// By lower-cased name.
+    models: HashMap<String, StoredModel>,
+}
+
+struct StoredModel {
+    model: Model,
+    /// The DescribeModel response (epoch milliseconds).
+    description: Value,
 }
 
 struct JobEntry {
@@ -346,7 +380,83 @@ impl Inner {
             stop,
         });
         registry.by_name.insert(key, index);
+        drop(registry);
+        self.save(index);
         Ok((index, stop_rx))
+    }
+
+    /// Writes a job's description to its directory, so later runs know the job.
+    /// A failure is logged, not fatal: the job itself can still run.
+    fn save(&self, index: usize) {
+        if !self.persist {
+            return;
+        }
+        let Some((dir, description)) = lock(&self.registry)
+            .jobs
+            .get(index)
+            .map(|e| (e.record.dir.clone(), e.description.clone()))
+        else {
+            return;
+        };
+        // Only the job's own task changes its description, one change after another,
+        // so writing outside the lock keeps the changes in order.
+        let file = dir.join(store::DESCRIPTION_FILE);
+        if let Err(e) = store::write_json_atomic(&file, &description) {
+            tracing::warn!(file = %file.display(), "cannot save the job's description: {e}");
+        }
+    }
+
+    /// Jobs and models that earlier runs left in `work_dir`.
+    fn load(&self) {
+        let jobs = store::load_jobs(&self.config.work_dir);
+        let models = store::load_models(&self.config.work_dir);
+        let mut registry = lock(&self.registry);
+        for job in jobs {
+            let key = (job.record.kind, job.record.name.to_lowercase());
+            if registry.by_name.contains_key(&key) {
+                tracing::warn!(job = %job.record.name, dir = %job.record.dir.display(), "skipping a second job of the same name");
+                continue;
+            }
+            if job.rewritten {
+                let file = job.record.dir.join(store::DESCRIPTION_FILE);
+                if let Err(e) = store::write_json_atomic(&file, &job.description) {
+                    tracing::warn!(file = %file.display(), "cannot save the job's description: {e}");
+                }
+                tracing::warn!(job = %job.record.name, "a job of an earlier run was still running when its runner stopped: recorded as Failed");
+            }
+            let (stop, _) = watch::channel(false);
+            let index = registry.jobs.len();
+            registry.jobs.push(JobEntry {
+                record: job.record,
+                description: job.description,
+                started: None,
+                stop,
+            });
+            registry.by_name.insert(key, index);
+        }
+        for (model, description) in models {
+            registry
+                .models
+                .entry(model.name.to_lowercase())
+                .or_insert(StoredModel { model, description });
+        }
+    }
+
+    /// Every description of one kind, as it is now, in creation order.
+    fn descriptions(&self, kind: JobKind) -> Vec<Value> {
+        lock(&self.registry)
+            .jobs
+            .iter()
+            .filter(|e| e.record.kind == kind)
+            .map(|e| e.description.clone())
+            .collect()
+    }
+
+    fn model_description(&self, name: &str) -> Option<Value> {
+        lock(&self.registry)
+            .models
+            .get(&name.to_lowercase())
+            .map(|m| m.description.clone())
     }
 
     /// Billing starts (TrainingStartTime / TransformStartTime).
@@ -360,6 +470,7 @@ impl Inner {
         if let Some(entry) = lock(&self.registry).jobs.get_mut(index) {
             entry.description = description.clone();
         }
+        self.save(index);
     }
 
     fn finish(
@@ -379,6 +490,7 @@ impl Inner {
             entry.record.billable_seconds = billable_seconds;
             entry.started = None;
         }
+        self.save(index);
     }
 
     /// Asks a running job to stop (as StopTrainingJob / StopTransformJob would).
@@ -400,7 +512,7 @@ impl Inner {
         lock(&self.registry)
             .models
             .get(&name.to_lowercase())
-            .cloned()
+            .map(|m| m.model.clone())
     }
 }
 
@@ -435,17 +547,29 @@ fn sync_result(description: Value, status_field: &str) -> Result<Value, AslError
 }
 
 impl LocalSageMaker {
+    /// A local SageMaker over `config.work_dir`, with the jobs and models earlier
+    /// runs left there (unreadable files are skipped with a warning).
     pub fn new(config: SageMakerConfig) -> LocalSageMaker {
-        LocalSageMaker {
-            inner: Arc::new(Inner {
-                config,
-                tuning: Mutex::new(Tuning {
-                    stop_grace: DEFAULT_STOP_GRACE,
-                    health_timeout: DEFAULT_HEALTH_CHECK_TIMEOUT,
-                }),
-                registry: Mutex::new(Registry::default()),
+        let inner = Inner {
+            config,
+            tuning: Mutex::new(Tuning {
+                stop_grace: DEFAULT_STOP_GRACE,
+                health_timeout: DEFAULT_HEALTH_CHECK_TIMEOUT,
             }),
+            registry: Mutex::new(Registry::default()),
+            persist: true,
+        };
+        inner.load();
+        LocalSageMaker {
+            inner: Arc::new(inner),
         }
+    }
+
+    /// Serves the SageMaker API (DescribeTrainingJob, ListTrainingJobs, ...) over
+    /// this runner's jobs on 127.0.0.1 and a free port, until the returned handle is
+    /// dropped. See [`api`].
+    pub fn serve_api(&self) -> std::io::Result<SageMakerApi> {
+        SageMakerApi::start(self.clone())
     }
 
     /// The wait between SIGTERM and SIGKILL when a job is stopped (SageMaker: 120 s).
@@ -513,6 +637,7 @@ impl LocalSageMaker {
         let spec = transform::parse_model(&parameters, &self.inner.config.images)?;
         let arn = self.inner.arn("model", &spec.model.name);
         let key = spec.model.name.to_lowercase();
+        let description = transform::describe_model(&parameters, &arn, now_millis());
         let exists =
             || validation_error(&format!("Cannot create already existing model \"{arn}\"."));
         if lock(&self.inner.registry).models.contains_key(&key) {
@@ -526,7 +651,21 @@ impl LocalSageMaker {
         if registry.models.contains_key(&key) {
             return Err(exists());
         }
-        registry.models.insert(key, spec.model);
+        let name = spec.model.name.clone();
+        registry.models.insert(
+            key,
+            StoredModel {
+                model: spec.model,
+                description: description.clone(),
+            },
+        );
+        drop(registry);
+        if self.inner.persist {
+            let file = store::model_path(&self.inner.config.work_dir, &name);
+            if let Err(e) = store::write_json_atomic(&file, &description) {
+                tracing::warn!(file = %file.display(), "cannot save the model's description: {e}");
+            }
+        }
         Ok(json!({ "ModelArn": arn }))
     }
 
@@ -547,8 +686,9 @@ impl LocalSageMaker {
         Ok(json!({ "TransformJobArn": arn }))
     }
 
-    /// Every job run so far (name, kind, instance type and count, billable seconds,
-    /// status), in creation order, for the runner's cost estimate and summary.
+    /// Every job known: those loaded from earlier runs first
+    /// ([`JobRecord::from_earlier_run`]), then this run's, in creation order (name,
+    /// kind, instance type and count, billable seconds, status).
     pub fn jobs(&self) -> Vec<JobRecord> {
         lock(&self.inner.registry)
             .jobs
@@ -561,6 +701,20 @@ impl LocalSageMaker {
                 record
             })
             .collect()
+    }
+
+    /// The jobs this process ran, in creation order: what this run's cost estimate
+    /// and summary count.
+    pub fn jobs_of_this_run(&self) -> Vec<JobRecord> {
+        self.jobs()
+            .into_iter()
+            .filter(|job| !job.from_earlier_run)
+            .collect()
+    }
+
+    /// The DescribeModel response of a model of this runner (epoch milliseconds).
+    pub fn describe_model(&self, name: &str) -> Option<Value> {
+        self.inner.model_description(name)
     }
 
     /// The DescribeTrainingJob response of a job of this runner, as it is now.
@@ -710,6 +864,7 @@ pub(crate) fn test_inner(images: ImageMap) -> Inner {
             health_timeout: DEFAULT_HEALTH_CHECK_TIMEOUT,
         }),
         registry: Mutex::new(Registry::default()),
+        persist: false,
     }
 }
 
@@ -822,6 +977,7 @@ mod tests {
             secondary_status: None,
             failure_reason: None,
             dir: PathBuf::new(),
+            from_earlier_run: false,
         }
     }
 

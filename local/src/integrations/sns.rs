@@ -99,7 +99,31 @@ impl Outbox {
     /// the SDK metadata Step Functions adds).
     pub async fn publish(&self, parameters: Value) -> Result<Value, AslError> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let message = validate(&parameters, self.topics.as_ref(), &request_id)?;
+        let accepted = self.accept(&parameters, &request_id).await?;
+        let fifo = accepted.sequence_number.is_some();
+        let mut result = json!({
+            "MessageId": accepted.message_id,
+            "SdkHttpMetadata": sdk_http_metadata(&request_id, if fifo { 352 } else { 294 }),
+            "SdkResponseMetadata": {"RequestId": request_id},
+        });
+        if let Some(sequence) = accepted.sequence_number {
+            result["SequenceNumber"] = json!(sequence);
+        }
+        Ok(result)
+    }
+
+    /// Checks a Publish request (in the Step Functions parameter shape), appends it to
+    /// the outbox and echoes it. Both ways to publish (the `sns:publish` task and the
+    /// local SNS API that functions call) go through here, so a message is checked,
+    /// recorded and shown the same whichever way it came. Errors are named as Step
+    /// Functions names them (`SNS.<Exception>`, the cause ending in the SDK's
+    /// `(Service: AmazonSNS; Status Code: ...; Error Code: ...; ...)`).
+    pub(crate) async fn accept(
+        &self,
+        parameters: &Value,
+        request_id: &str,
+    ) -> Result<Accepted, AslError> {
+        let message = validate(parameters, self.topics.as_ref(), request_id)?;
         let message_id = uuid::Uuid::new_v4().to_string();
         let timestamp = iso(SystemTime::now());
         let record = json!({
@@ -129,15 +153,10 @@ impl Outbox {
         if self.echo {
             eprintln!("{}", summary(&record));
         }
-        let mut result = json!({
-            "MessageId": message_id,
-            "SdkHttpMetadata": sdk_http_metadata(&request_id, if message.fifo { 352 } else { 294 }),
-            "SdkResponseMetadata": {"RequestId": request_id},
-        });
-        if message.fifo {
-            result["SequenceNumber"] = json!(sequence_number());
-        }
-        Ok(result)
+        Ok(Accepted {
+            message_id,
+            sequence_number: message.fifo.then(sequence_number),
+        })
     }
 
     /// Every message published so far, oldest first (an absent file: none).
@@ -161,6 +180,13 @@ impl Outbox {
             })
             .collect()
     }
+}
+
+/// A message the outbox took: what either way of publishing answers with.
+pub(crate) struct Accepted {
+    pub message_id: String,
+    /// Set for FIFO topics only, as SNS sets it.
+    pub sequence_number: Option<String>,
 }
 
 /// A checked Publish request.

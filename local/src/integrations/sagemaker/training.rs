@@ -502,6 +502,7 @@ impl TrainingSpec {
             secondary_status: Some("Starting".to_string()),
             failure_reason: None,
             dir: job_dir(inner, &self.name),
+            from_earlier_run: false,
         }
     }
 
@@ -528,7 +529,7 @@ impl TrainingSpec {
 }
 
 fn job_dir(inner: &Inner, name: &str) -> PathBuf {
-    inner.config.work_dir.join("training").join(name)
+    super::store::jobs_root(&inner.config.work_dir, JobKind::Training).join(name)
 }
 
 /// The job's state as DescribeTrainingJob reports it.
@@ -923,10 +924,9 @@ pub(crate) async fn run(
     );
     let tuning = inner.tuning();
 
-    // Starting: a fresh /opt/ml (an earlier runner may have left one of this name).
-    if root.exists() {
-        let _ = std::fs::remove_dir_all(&root);
-    }
+    // Starting: a fresh /opt/ml (an earlier runner may have left one of this name;
+    // its description.json is this job's own, written when the name was reserved).
+    super::store::clear_job_dir(&root);
     if let Err(e) = write_config(&spec, &root) {
         return fail(
             &inner,

@@ -194,6 +194,36 @@ pub(crate) fn parse_model(parameters: &Value, images: &ImageMap) -> Result<Model
     })
 }
 
+/// The DescribeModel response of a model created from `request` (validated by
+/// [`parse_model`]): the request's members echoed, as SageMaker does, with the ARN and
+/// the creation time (epoch milliseconds, like the job descriptions).
+pub(crate) fn describe_model(request: &Value, arn: &str, creation: u64) -> Value {
+    let mut d = Map::new();
+    for key in [
+        "ModelName",
+        "PrimaryContainer",
+        "Containers",
+        "InferenceExecutionConfig",
+        "ExecutionRoleArn",
+        "VpcConfig",
+        "DeploymentRecommendation",
+    ] {
+        if let Some(v) = request.get(key) {
+            d.insert(key.into(), v.clone());
+        }
+    }
+    d.insert("CreationTime".into(), json!(creation));
+    d.insert("ModelArn".into(), json!(arn));
+    d.insert(
+        "EnableNetworkIsolation".into(),
+        request
+            .get("EnableNetworkIsolation")
+            .cloned()
+            .unwrap_or(json!(false)),
+    );
+    Value::Object(d)
+}
+
 fn model_name_ok(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
@@ -571,6 +601,7 @@ impl TransformSpec {
             secondary_status: None,
             failure_reason: None,
             dir: job_dir(inner, &self.name),
+            from_earlier_run: false,
         }
     }
 
@@ -580,7 +611,7 @@ impl TransformSpec {
 }
 
 fn job_dir(inner: &Inner, name: &str) -> PathBuf {
-    inner.config.work_dir.join("transform").join(name)
+    super::store::jobs_root(&inner.config.work_dir, JobKind::Transform).join(name)
 }
 
 #[derive(Debug, Clone)]
@@ -779,9 +810,9 @@ pub(crate) async fn run(
     let root = job_dir(&inner, &spec.name);
     let log = root.join("logs.txt");
     let mut p = Progress::new(spec.creation_time);
-    if root.exists() {
-        let _ = std::fs::remove_dir_all(&root);
-    }
+    // An earlier runner may have left a directory of this name; its description.json
+    // is this job's own, written when the name was reserved.
+    super::store::clear_job_dir(&root);
     if let Err(e) = std::fs::create_dir_all(root.join("model")) {
         return finish(
             &inner,
@@ -1290,6 +1321,30 @@ mod tests {
     }
 
     #[test]
+    fn the_model_description_echoes_the_request() {
+        let request = json!({
+            "ModelName": "text-model",
+            "PrimaryContainer": {"Image": "repo/serve:1", "ModelDataUrl": "s3://b/m.tar.gz"},
+            "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+            "Tags": [{"Key": "k", "Value": "v"}]
+        });
+        let d = describe_model(&request, "arn:m", 7);
+        assert_eq!(
+            d,
+            json!({
+                "ModelName": "text-model",
+                "PrimaryContainer": {"Image": "repo/serve:1", "ModelDataUrl": "s3://b/m.tar.gz"},
+                "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+                "CreationTime": 7,
+                "ModelArn": "arn:m",
+                "EnableNetworkIsolation": false
+            })
+        );
+        let model = super::super::store::model_of(&d).unwrap();
+        assert_eq!(model.image, "repo/serve:1");
+    }
+
+    #[test]
     fn create_model_accepts_one_container_in_containers() {
         let spec = parse_model(
             &json!({"ModelName": "m", "Containers": [{"Image": "repo/serve:1"}]}),
@@ -1387,11 +1442,14 @@ mod tests {
             ] {
                 registry.models.insert(
                     name.to_string(),
-                    Model {
-                        name: name.to_string(),
-                        image: image.to_string(),
-                        model_data_url: None,
-                        environment: BTreeMap::new(),
+                    super::super::StoredModel {
+                        model: Model {
+                            name: name.to_string(),
+                            image: image.to_string(),
+                            model_data_url: None,
+                            environment: BTreeMap::new(),
+                        },
+                        description: json!({}),
                     },
                 );
             }

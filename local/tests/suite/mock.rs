@@ -14,7 +14,7 @@ use sfn_local::integrations::mock::{MockConfig, MockRunner};
 
 /// The docs' example MockConfigFile (sfn-local-mock-cfg-file), verbatim.
 fn mock_config_file() -> Value {
-    serde_json::from_str(include_str!("fixtures/mock-config-docs-example.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/mock-config-docs-example.json")).unwrap()
 }
 
 /// The docs' LambdaSQSIntegration definition, with `MaxAttempts` as given.

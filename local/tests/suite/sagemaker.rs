@@ -2,150 +2,19 @@
 //! `tests/trainers/`), a real S3-compatible server over HTTP (`local-s3`), nothing
 //! mocked. Expectations cite the SageMaker / Step Functions docs they come from.
 
+use crate::support;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};
 use sfn_local::asl::AslError;
 use sfn_local::definition::StateMachine;
 use sfn_local::engine::{Clock, Engine, ExecutionSpec, Status};
-use sfn_local::integrations::sagemaker::{
-    errors, ImageMap, JobKind, LocalSageMaker, SageMakerConfig,
+use sfn_local::integrations::sagemaker::{errors, JobKind};
+use support::{
+    setup, tests_dir, training_request, transform_request, transform_setup, upload_model, Env, ROLE,
 };
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/ensemble-training-sagemaker";
-
-struct Env {
-    _s3: local_s3::LocalS3,
-    client: aws_sdk_s3::Client,
-    work: tempfile::TempDir,
-    sm: LocalSageMaker,
-}
-
-fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
-}
-
-fn image_map() -> ImageMap {
-    ImageMap::from_json(
-        &json!([
-            {"image": "local/train:1", "command": ["python3", "trainers/train.py"],
-             "env": {"IMAGE_VAR": "from-the-image-map"}},
-            {"image": "local/shell*", "command": ["trainers/exit3.sh"]},
-            {"image": "local/serve:1", "command": ["python3", "trainers/serve.py"]},
-            {"image": "local/serve-fail:1", "command": ["python3", "trainers/serve.py"],
-             "env": {"SERVE_MODE": "fail"}},
-            {"image": "local/serve-die:1", "command": ["python3", "trainers/serve.py"],
-             "env": {"SERVE_MODE": "die"}},
-            {"image": "local/serve-unhealthy:1", "command": ["python3", "trainers/serve.py"],
-             "env": {"SERVE_MODE": "unhealthy"}},
-            {"image": "local/missing-program:1", "command": ["trainers/no-such-program"]}
-        ]),
-        &tests_dir(),
-    )
-    .unwrap()
-    .with_source(&tests_dir().join("images.json"))
-}
-
-async fn setup() -> Env {
-    let s3 = local_s3::LocalS3::start().unwrap();
-    let client = s3.client();
-    for bucket in ["data", "models", "out"] {
-        client.create_bucket().bucket(bucket).send().await.unwrap();
-    }
-    let work = tempfile::tempdir().unwrap();
-    let s3_env = s3
-        .lambda_env()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    let sm = LocalSageMaker::new(SageMakerConfig {
-        work_dir: work.path().to_path_buf(),
-        images: image_map(),
-        s3: client.clone(),
-        s3_env,
-        region: "eu-central-1".into(),
-        account: "123456789012".into(),
-    })
-    .with_stop_grace(Duration::from_secs(5));
-    Env {
-        _s3: s3,
-        client,
-        work,
-        sm,
-    }
-}
-
-impl Env {
-    async fn put(&self, bucket: &str, key: &str, body: &[u8]) {
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(ByteStream::from(body.to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        let object = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .ok()?;
-        Some(object.body.collect().await.unwrap().into_bytes().to_vec())
-    }
-
-    async fn training_data(&self) {
-        self.put("data", "text/train/a.jsonl", b"{\"t\": 1}\n{\"t\": 2}\n")
-            .await;
-        self.put("data", "text/train/part/1/b.jsonl", b"{\"t\": 3}\n")
-            .await;
-        self.put("data", "text/validation/v.jsonl", b"{\"v\": 1}\n")
-            .await;
-    }
-
-    fn job_dir(&self, kind: &str, name: &str) -> PathBuf {
-        self.work.path().join(kind).join(name)
-    }
-}
-
-/// A CreateTrainingJob request shaped like our state machine's "Train Text Model"
-/// Parameters after rendering (see `cargo run -p integration-tests --bin local-demo`).
-fn training_request(name: &str, image: &str, mode: &str) -> Value {
-    json!({
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {
-            "TrainingImage": image,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [
-                {"Name": "train:loss", "Regex": "train:loss=([-+0-9.eE]+)"},
-                {"Name": "validation:accuracy", "Regex": "validation:accuracy=([-+0-9.eE]+)"},
-                {"Name": "validation:macro_f1", "Regex": "validation:macro_f1=([-+0-9.eE]+)"}
-            ]
-        },
-        "HyperParameters": {"mode": mode, "epochs": "30", "learning_rate": "0.1"},
-        "InputDataConfig": [
-            {"ChannelName": "train", "CompressionType": "None", "ContentType": "application/jsonlines",
-             "DataSource": {"S3DataSource": {"S3DataDistributionType": "FullyReplicated",
-                 "S3DataType": "S3Prefix", "S3Uri": "s3://data/text/train/"}}},
-            {"ChannelName": "validation", "CompressionType": "None", "ContentType": "application/jsonlines",
-             "DataSource": {"S3DataSource": {"S3DataDistributionType": "FullyReplicated",
-                 "S3DataType": "S3Prefix", "S3Uri": "s3://data/text/validation/"}}}
-        ],
-        "OutputDataConfig": {"S3OutputPath": "s3://models/text/"},
-        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-        "Environment": {"EXTRA_VAR": "from-the-request"},
-        "RoleArn": ROLE
-    })
-}
 
 fn tar_entries(data: &[u8]) -> Vec<String> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(data));
@@ -167,21 +36,6 @@ fn tar_file(data: &[u8], name: &str) -> String {
         }
     }
     panic!("{name} is not in the archive: {:?}", tar_entries(data));
-}
-
-fn make_tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    for (name, data) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, name, *data).unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
 }
 
 fn cause_json(e: &AslError) -> Value {
@@ -818,12 +672,6 @@ async fn a_cancelled_sync_call_stops_the_job() {
 
 // ---------------------------------------------------------------- models
 
-async fn upload_model(env: &Env, key: &str) -> String {
-    let archive = make_tar_gz(&[("model.json", b"{\"name\": \"tiny-model\"}")]);
-    env.put("models", key, &archive).await;
-    format!("s3://models/{key}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_model_records_the_model_once() {
     let env = setup().await;
@@ -870,42 +718,6 @@ async fn create_model_checks_the_model_data_and_the_image() {
 }
 
 // ---------------------------------------------------------------- batch transform
-
-fn transform_request(name: &str, model: &str, strategy: &str, assemble: &str) -> Value {
-    // Shaped like our state machine's "Text Model Inference" Parameters.
-    json!({
-        "TransformJobName": name,
-        "ModelName": model,
-        "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://data/infer/"}},
-            "ContentType": "application/jsonlines",
-            "SplitType": "Line",
-            "CompressionType": "None"
-        },
-        "TransformOutput": {"S3OutputPath": "s3://out/transform/text/", "Accept": "application/jsonlines", "AssembleWith": assemble},
-        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
-        "BatchStrategy": strategy,
-        "MaxPayloadInMB": 6
-    })
-}
-
-async fn transform_setup(env: &Env, model_name: &str, image: &str) {
-    let url = upload_model(env, &format!("{model_name}/model.tar.gz")).await;
-    env.sm
-        .create_model(json!({"ModelName": model_name, "ExecutionRoleArn": ROLE,
-            "PrimaryContainer": {"Image": image, "ModelDataUrl": url,
-                "Environment": {"MODEL_VAR": "from-the-model"}}}))
-        .await
-        .unwrap();
-    env.put(
-        "data",
-        "infer/a.jsonl",
-        b"{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n",
-    )
-    .await;
-    env.put("data", "infer/sub/b.jsonl", b"{\"x\": 4}\n\n{\"x\": 5}")
-        .await;
-}
 
 fn received(env: &Env, job: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(env.job_dir("transform", job).join("received.jsonl"))

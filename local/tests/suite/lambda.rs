@@ -4,53 +4,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+
+use crate::support;
 use sfn_local::asl::AslError;
 use sfn_local::integrations::lambda::{FunctionSpec, LambdaPool, PoolOptions};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."))
-}
-
-/// Builds the function binaries once per test process (never a stale binary), with
-/// the same command as the workspace's integration tests, so both share one build.
-fn generate_config() -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let root = repo_root();
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args(["build", "--quiet"])
-            .args(["--bin", "generate-config", "--bin", "copy-execution-data"])
-            .args(["--bin", "aggregate-metrics", "--bin", "format-failure"])
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() {
-            return Err(format!(
-                "cargo build of the function binaries failed: {status}"
-            ));
-        }
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("target"));
-        Ok(target.join("debug").join("generate-config"))
-    });
-    match built {
-        Ok(path) => path.clone(),
-        Err(e) => panic!("{e}"),
-    }
-}
-
 fn fixture(name: &str) -> Value {
-    let path = repo_root().join("events").join(name);
+    let path = support::repo_root().join("events").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -136,7 +101,7 @@ fn generate_config_pool() -> LambdaPool {
     LambdaPool::new(vec![
         spec(
             "generate-config",
-            generate_config(),
+            support::function_binaries().join("generate-config"),
             &[
                 ("ARTIFACT_BUCKET", "ensemble-artifacts"),
                 ("ALLOWED_SOURCE_BUCKETS", "ensemble-raw-data"),
@@ -145,7 +110,7 @@ fn generate_config_pool() -> LambdaPool {
         ),
         spec(
             "unconfigured",
-            generate_config(),
+            support::function_binaries().join("generate-config"),
             &[],
             Duration::from_secs(30),
         ),
