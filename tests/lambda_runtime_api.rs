@@ -76,6 +76,8 @@ pub fn function_binaries() -> PathBuf {
             .args(["build", "--quiet"])
             .args(["--bin", "generate-config", "--bin", "copy-execution-data"])
             .args(["--bin", "aggregate-metrics", "--bin", "format-failure"])
+            // The local runner, for the tests of `sfn-local run`.
+            .args(["--bin", "sfn-local"])
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {

@@ -9,5 +9,6 @@ mod format_failure;
 mod generate_config;
 mod lambda_binaries;
 mod s3_smoke;
+mod sfn_local_run;
 mod state_machine;
 mod template;
