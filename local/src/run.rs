@@ -1065,6 +1065,15 @@ impl Summary<'_> {
         for line in self.estimate.render().lines() {
             let _ = writeln!(out, "  {line}");
         }
+        if !self.estimate.unpriced.is_empty() {
+            let _ = writeln!(
+                out,
+                "  to price {}: copy local/prices/aws-us-east-1.json, add them (from \
+                 `aws pricing get-products --service-code AmazonSageMaker`, usage types \
+                 USE1-Train:<type> and USE1-Tsform:<type>) and pass --prices FILE",
+                self.estimate.unpriced.join(", ")
+            );
+        }
         out
     }
 }

@@ -141,6 +141,7 @@ fn the_whole_state_machine_runs_then_a_rerun_reuses_the_base_models() {
     );
     assert!(log.contains("Step Functions transitions"), "{log}");
     assert!(log.contains("prices: us-east-1 on-demand, read "), "{log}");
+    assert!(log.contains("to price ml.m5.xlarge (training)"), "{log}");
     let history: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(
             project
@@ -181,7 +182,23 @@ fn the_whole_state_machine_runs_then_a_rerun_reuses_the_base_models() {
                       "reuse_artifacts_from": "first"}),
         ),
     );
-    let rerun = project.run(&["--json", "--name", "rerun", rerun_input.to_str().unwrap()]);
+    // A price table of one's own prices every job (the builtin one lacks some types).
+    let mut prices: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("local/prices/aws-us-east-1.json")).unwrap(),
+    )
+    .unwrap();
+    prices["sagemaker"]["training"]["ml.m5.large"] = json!(0.115);
+    prices["sagemaker"]["transform"]["ml.m5.large"] = json!(0.115);
+    let prices_path = project.path().join("prices.json");
+    std::fs::write(&prices_path, prices.to_string()).unwrap();
+    let rerun = project.run(&[
+        "--json",
+        "--name",
+        "rerun",
+        "--prices",
+        prices_path.to_str().unwrap(),
+        rerun_input.to_str().unwrap(),
+    ]);
     let log = stderr(&rerun);
     assert_eq!(rerun.status.code(), Some(0), "{log}");
     let result = stdout_json(&rerun);
@@ -207,6 +224,8 @@ fn the_whole_state_machine_runs_then_a_rerun_reuses_the_base_models() {
         "{log}"
     );
     assert!(log.contains("-seq-train-a0 [Completed]"), "{log}");
+    assert!(!log.contains("no price"), "every job priced: {log}");
+    assert!(log.contains("$0.115/h"), "{log}");
     assert_eq!(project.outbox().len(), 2);
 
     // An execution name is used once.
