@@ -172,3 +172,31 @@ fn validate_warns_about_practices_and_strict_makes_warnings_fail() {
     let (code, _, _) = sfn_local(&["validate", "--strict", &definition]);
     assert_eq!(code, 2);
 }
+
+/// The README's workflow diagram is what `sfn-local graph` draws for the project's
+/// definition today.
+#[test]
+fn the_readme_diagram_is_the_graph_of_the_definition() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let (code, graph, _) = sfn_local(&[
+        "graph",
+        root.join("statemachine/ensemble-training.asl.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme.split("## The workflow").nth(1).unwrap();
+    let diagram = section
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    assert_eq!(
+        diagram.trim_end(),
+        graph.trim_end(),
+        "regenerate the README's diagram with `sfn-local graph statemachine/ensemble-training.asl.json`"
+    );
+}
