@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod eventbridge;
+pub mod http_server;
 pub mod lambda;
 pub mod mock;
 pub mod router;

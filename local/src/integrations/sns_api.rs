@@ -32,22 +32,17 @@
 //! and the listening socket.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use super::sns::Outbox;
 use crate::asl::AslError;
+use crate::integrations::http_server::HttpServer;
 
 const XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 /// A Publish carries at most 256 KiB of message and attributes; form encoding can
@@ -56,9 +51,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The SNS API of an [`Outbox`], served on 127.0.0.1 until dropped.
 pub struct SnsApi {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl Outbox {
@@ -70,96 +63,16 @@ impl Outbox {
 
 impl SnsApi {
     fn start(outbox: Arc<Outbox>) -> std::io::Result<SnsApi> {
-        // Bound here, not on the thread, so a bind error reaches the caller as itself.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        let thread = std::thread::Builder::new()
-            .name("sfn-local-sns-api".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    tokio::select! {
-                        _ = shutdown_rx => {}
-                        () = serve(listener, outbox) => {}
-                    }
-                });
-                // Dropping the runtime here drops every connection task.
-            })?;
-        let started = ready_rx.recv().unwrap_or_else(|_| {
-            Err(std::io::Error::other(
-                "the SNS API's thread ended during start-up",
-            ))
-        });
-        match started {
-            Ok(()) => Ok(SnsApi {
-                addr,
-                shutdown: Some(shutdown_tx),
-                thread: Some(thread),
-            }),
-            Err(e) => {
-                let _ = thread.join();
-                Err(e)
-            }
-        }
+        let server = HttpServer::start("sfn-local-sns-api", move |request| {
+            let outbox = Arc::clone(&outbox);
+            async move { handle(&outbox, request).await }
+        })?;
+        Ok(SnsApi { server })
     }
 
     /// `http://127.0.0.1:PORT`: the value for `AWS_ENDPOINT_URL_SNS`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for SnsApi {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(listener: TcpListener, outbox: Arc<Outbox>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of descriptors or similar: do not spin.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let outbox = Arc::clone(&outbox);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let outbox = Arc::clone(&outbox);
-                async move { Ok::<_, Infallible>(handle(&outbox, request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        self.server.endpoint()
     }
 }
 

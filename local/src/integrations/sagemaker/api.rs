@@ -49,23 +49,17 @@
 //! [`LocalSageMaker::serve_api`] works outside any runtime, and dropping the
 //! [`SageMakerApi`] ends the thread, its connections and the listening socket.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use super::store::{fields, millis, STATUSES};
 use super::validate::{self, Checks};
 use super::{Inner, JobKind, LocalSageMaker};
+use crate::integrations::http_server::HttpServer;
 
 /// What SageMaker answers when a Describe names no job (HTTP 400 ValidationException).
 pub const NOT_FOUND_MESSAGE: &str = "Requested resource not found.";
@@ -77,103 +71,21 @@ const OPERATIONS: &str = "DescribeTrainingJob, ListTrainingJobs, DescribeTransfo
 
 /// The SageMaker API of a [`LocalSageMaker`], served on 127.0.0.1 until dropped.
 pub struct SageMakerApi {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl SageMakerApi {
     pub(super) fn start(sagemaker: LocalSageMaker) -> std::io::Result<SageMakerApi> {
-        // Bound here, not on the thread, so a bind error reaches the caller as itself.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        let thread = std::thread::Builder::new()
-            .name("sfn-local-sagemaker-api".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    tokio::select! {
-                        _ = shutdown_rx => {}
-                        () = serve(listener, sagemaker) => {}
-                    }
-                });
-                // Dropping the runtime here drops every connection task.
-            })?;
-        let started = ready_rx.recv().unwrap_or_else(|_| {
-            Err(std::io::Error::other(
-                "the SageMaker API's thread ended during start-up",
-            ))
-        });
-        match started {
-            Ok(()) => Ok(SageMakerApi {
-                addr,
-                shutdown: Some(shutdown_tx),
-                thread: Some(thread),
-            }),
-            Err(e) => {
-                let _ = thread.join();
-                Err(e)
-            }
-        }
+        let server = HttpServer::start("sfn-local-sagemaker-api", move |request| {
+            let sagemaker = sagemaker.clone();
+            async move { handle(&sagemaker, request).await }
+        })?;
+        Ok(SageMakerApi { server })
     }
 
     /// `http://127.0.0.1:PORT`: the value for `AWS_ENDPOINT_URL_SAGEMAKER`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for SageMakerApi {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(listener: TcpListener, sagemaker: LocalSageMaker) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of descriptors or similar: do not spin.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let sagemaker = sagemaker.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let sagemaker = sagemaker.clone();
-                async move { Ok::<_, Infallible>(handle(&sagemaker, request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        self.server.endpoint()
     }
 }
 
