@@ -18,17 +18,8 @@ use sfn_local::engine::{error_matches, Status};
 use sfn_local::history::{HISTORY_QUOTA_CAUSE, MAX_HISTORY_EVENTS};
 use support::engine::{
     assert_rejected, count, entered, error_of, events, execute, execute_with,
-    execution_failed_details, failure, output, timed_out, types, Script,
+    execution_failed_details, failure, output, task, timed_out, types, Script,
 };
-
-/// A Task state `T` (ending the machine) with `resource` and `extra` fields.
-fn task(resource: &str, extra: Value) -> Value {
-    let mut state = json!({"Type": "Task", "Resource": resource, "End": true});
-    for (k, v) in extra.as_object().unwrap() {
-        state[k] = v.clone();
-    }
-    json!({"StartAt": "T", "States": {"T": state}})
-}
 
 /// `T` as in [`task`], with the states its catchers name: `H` passes its input
 /// on, any other (`Wrong`) gives "wrong".

@@ -13,17 +13,8 @@ use sfn_local::definition::{Jitter, Kind, Retrier, StateMachine};
 use sfn_local::engine::{jittered_delay, retry_delay};
 use support::engine::{
     assert_rejected, count, entered, error_of, events, execute, execute_with, failure, json_field,
-    output, problems, types, Script,
+    output, problems, task, types, Script,
 };
-
-/// A Task state `T` (ending the machine) with `resource` and `extra` fields.
-fn task(resource: &str, extra: Value) -> Value {
-    let mut state = json!({"Type": "Task", "Resource": resource, "End": true});
-    for (k, v) in extra.as_object().unwrap() {
-        state[k] = v.clone();
-    }
-    json!({"StartAt": "T", "States": {"T": state}})
-}
 
 /// A Task `T` with `extra` fields that goes on to `Next` (a Pass ending the
 /// machine); every state its catchers name exists: `H` passes its input on, any

@@ -256,3 +256,12 @@ pub fn execution_failed_details(outcome: &Outcome) -> Value {
 pub fn json_field(text: &Value) -> Value {
     serde_json::from_str(text.as_str().expect("a JSON text field")).unwrap()
 }
+
+/// A Task state `T` (ending the machine) with `resource` and `extra` fields.
+pub fn task(resource: &str, extra: Value) -> Value {
+    let mut state = json!({"Type": "Task", "Resource": resource, "End": true});
+    for (k, v) in extra.as_object().unwrap() {
+        state[k] = v.clone();
+    }
+    json!({"StartAt": "T", "States": {"T": state}})
+}
