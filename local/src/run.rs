@@ -285,20 +285,26 @@ async fn upload(
                     .collect::<Vec<_>>()
                     .join("/")
             );
-            let bytes = tokio::fs::read(&path)
+            // Hashed as a stream and sent from the file: a large file is never held
+            // in memory.
+            let hashed = path.clone();
+            let (size, md5) = tokio::task::spawn_blocking(move || file_md5(&hashed))
                 .await
+                .map_err(|e| format!("--upload: {}: {e}", path.display()))?
                 .map_err(|e| format!("--upload: {}: {e}", path.display()))?;
-            let md5 = hex::encode(Md5::digest(&bytes));
-            if let Some((size, etag)) = existing.get(&key) {
-                if *size == bytes.len() as i64 && *etag == md5 {
+            if let Some((existing_size, etag)) = existing.get(&key) {
+                if u64::try_from(*existing_size).ok() == Some(size) && *etag == md5 {
                     return Ok(false);
                 }
             }
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
+                .await
+                .map_err(|e| format!("--upload: {}: {e}", path.display()))?;
             client
                 .put_object()
                 .bucket(bucket)
                 .key(&key)
-                .body(bytes.into())
+                .body(body)
                 .send()
                 .await
                 .map_err(|e| {
@@ -352,6 +358,24 @@ impl DataDirLock {
             ))
         }
     }
+}
+
+/// The size and hex MD5 of a file (a single-part upload's ETag), read in blocks.
+fn file_md5(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Md5::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        size += read as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 /// Step Functions execution names: 1-80 characters; we keep to letters, digits, `-`
@@ -684,8 +708,6 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
             execution_dir.display()
         )));
     }
-    std::fs::create_dir_all(&execution_dir)
-        .map_err(|e| invalid(format!("{}: {e}", execution_dir.display())))?;
     let region = project.settings.region.clone();
     let account = project.settings.account.clone();
 
@@ -762,6 +784,9 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
             spec
         })
         .collect();
+    // Made only now: a run refused during set-up leaves its name free.
+    std::fs::create_dir_all(&execution_dir)
+        .map_err(|e| invalid(format!("{}: {e}", execution_dir.display())))?;
     let lambda = Arc::new(LambdaPool::with_options(
         functions,
         PoolOptions {
@@ -1274,6 +1299,16 @@ mod tests {
             without_times.last().map(String::as_str),
             Some("✓ execution succeeded")
         );
+    }
+
+    #[test]
+    fn file_md5_is_the_single_part_etag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![7u8; 3 << 20]).unwrap();
+        let (size, md5) = file_md5(&path).unwrap();
+        assert_eq!(size, 3 << 20);
+        assert_eq!(md5, hex::encode(Md5::digest(vec![7u8; 3 << 20])));
     }
 
     #[test]

@@ -446,3 +446,58 @@ Resources:
         "{text}"
     );
 }
+
+/// `--s3-endpoint`: another S3 (here a second local-s3, as MinIO or AWS would be) holds
+/// the data and receives the artifacts; the embedded one is not started.
+#[test]
+fn another_s3_endpoint_is_used_for_everything() {
+    let project = Project::new();
+    let s3 = integration_tests::s3_server::EmbeddedS3::start().unwrap();
+    let first_input = project.write_input("input.json", &input(json!({})));
+    let output = Command::new(function_binaries().join("sfn-local"))
+        .current_dir(project.path())
+        .args([
+            "run",
+            "--json",
+            "--time-scale",
+            "0.01",
+            "--name",
+            "elsewhere",
+        ])
+        .args(["--s3-endpoint", &s3.endpoint()])
+        .env("AWS_ACCESS_KEY_ID", local_s3::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", local_s3::SECRET_KEY)
+        .arg(&first_input)
+        .output()
+        .unwrap();
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(log.contains(&format!("S3 at {}", s3.endpoint())), "{log}");
+    let models: Vec<String> = s3
+        .store()
+        .list(
+            "ensemble-training-artifactbucket",
+            "executions/elsewhere/models/",
+        )
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.ends_with("/output/model.tar.gz"))
+        .collect();
+    assert_eq!(models.len(), 3, "{models:?}");
+    assert!(!project.path().join(".sfn-local/s3").exists());
+
+    // Without credentials for it, the endpoint is refused before anything runs.
+    let refused = Command::new(function_binaries().join("sfn-local"))
+        .current_dir(project.path())
+        .args(["run", "--name", "refused", "--s3-endpoint", &s3.endpoint()])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("set AWS_ACCESS_KEY_ID"),
+        "{}",
+        stderr(&refused)
+    );
+}
