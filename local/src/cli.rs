@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::definition::StateMachine;
 use crate::engine::{Clock, Engine, ExecutionSpec, Outcome, Status, TaskRunner};
 use crate::graph;
+use crate::integrations::mock::{MockConfig, MockRunner};
 use crate::integrations::router::Router;
 
 pub const EXIT_SUCCEEDED: i32 = 0;
@@ -91,9 +92,54 @@ pub struct ExecuteArgs {
     /// Multiplies every Wait and retry interval (1 = real time, 0 = no waiting).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    #[command(flatten)]
+    pub mocks: MockArgs,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Mocked responses in AWS's MockConfigFile format (as Step Functions Local reads it):
+/// the test case's Task states get their mocked `Return` / `Throw`, the others run.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MockArgs {
+    /// A MockConfigFile.json (`StateMachines` → `TestCases`, `MockedResponses`).
+    #[arg(long, requires = "test_case")]
+    pub mock_config: Option<PathBuf>,
+    /// The test case to run (of the state machine, by its name).
+    #[arg(long, requires = "mock_config")]
+    pub test_case: Option<String>,
+}
+
+impl MockArgs {
+    /// `inner`, or `inner` behind the test case's mocks. `names` are the names the
+    /// config may use for this state machine, the first found wins.
+    pub fn wrap(
+        &self,
+        inner: Arc<dyn TaskRunner>,
+        names: &[&str],
+    ) -> Result<Arc<dyn TaskRunner>, String> {
+        let (Some(path), Some(test_case)) = (&self.mock_config, &self.test_case) else {
+            return Ok(inner);
+        };
+        let config = MockConfig::from_json(&read_json(path, "--mock-config")?)
+            .map_err(|e| format!("--mock-config {}: {e}", path.display()))?;
+        let known = config.state_machines();
+        let name = names
+            .iter()
+            .find(|n| known.iter().any(|k| k == *n))
+            .ok_or_else(|| {
+                format!(
+                    "--mock-config {}: no test cases for the state machine {} (it has: {})",
+                    path.display(),
+                    names.join(" or "),
+                    known.join(", ")
+                )
+            })?;
+        let runner = MockRunner::new(config, name, test_case, inner)
+            .map_err(|e| format!("--mock-config {}: {e}", path.display()))?;
+        Ok(Arc::new(runner))
+    }
 }
 
 /// What a command produced: the exit code, and what goes to stdout.
@@ -102,7 +148,7 @@ pub struct Report {
     pub stdout: String,
 }
 
-fn read_json(path: &Path, what: &str) -> Result<Value, String> {
+pub(crate) fn read_json(path: &Path, what: &str) -> Result<Value, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{what} {}: not JSON: {e}", path.display()))
@@ -159,6 +205,10 @@ pub async fn execute(
             format!("--time-scale {}: must be a number ≥ 0", args.time_scale),
         ));
     }
+    let runner = args
+        .mocks
+        .wrap(runner, &[&args.state_machine_name])
+        .map_err(|e| (EXIT_INVALID, e))?;
     let engine = Engine {
         runner,
         clock: Clock {

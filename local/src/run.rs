@@ -87,6 +87,8 @@ pub struct RunArgs {
     /// A price table of your own (the format of local/prices/aws-us-east-1.json).
     #[arg(long)]
     pub prices: Option<PathBuf>,
+    #[command(flatten)]
+    pub mocks: crate::cli::MockArgs,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -649,6 +651,13 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
             problems.join("\n  ")
         ))
     })?;
+    // A bad mock config is a usage error found before anything starts.
+    args.mocks
+        .wrap(
+            Arc::new(Router::default()),
+            &[&project.state_machine_name, &project.state_machine_id],
+        )
+        .map_err(invalid)?;
     if let Some(message) = project.missing_binaries() {
         return Err(invalid(message));
     }
@@ -802,8 +811,17 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
         sns: Some(Arc::clone(&outbox)),
         batch: batch.clone(),
     };
+    // Mocks answer for the states their test case names (the config may call the
+    // state machine by its local name or by its logical ID).
+    let runner = args
+        .mocks
+        .wrap(
+            Arc::new(router),
+            &[&project.state_machine_name, &project.state_machine_id],
+        )
+        .map_err(invalid)?;
     let engine = Engine {
-        runner: Arc::new(router),
+        runner,
         clock: Clock {
             scale: args.time_scale,
         },

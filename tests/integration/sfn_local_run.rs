@@ -501,3 +501,43 @@ fn another_s3_endpoint_is_used_for_everything() {
         stderr(&refused)
     );
 }
+
+/// `run --mock-config --test-case`: the failure path runs without training: the
+/// mocked text training fails, the image model really trains, the failure is told once.
+#[test]
+fn a_mocked_test_case_runs_the_failure_path_without_training() {
+    let project = Project::new();
+    let mocks = json!({
+        "StateMachines": {"EnsembleTrainingStateMachine": {"TestCases": {
+            "TextTrainingFails": {"Train Text Model": "TrainingFailed"}}}},
+        "MockedResponses": {"TrainingFailed": {"0": {"Throw": {
+            "Error": "States.TaskFailed",
+            "Cause": "mocked: the text training ran out of memory"}}}}
+    });
+    let mocks_path = project.write_input("mocks.json", &mocks);
+    let run_input = project.write_input("input.json", &input(json!({})));
+    let output = project.run(&[
+        "--json",
+        "--name",
+        "mocked",
+        "--mock-config",
+        mocks_path.to_str().unwrap(),
+        "--test-case",
+        "TextTrainingFails",
+        run_input.to_str().unwrap(),
+    ]);
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert_eq!(stdout_json(&output)["error"], "EnsembleTrainingFailed");
+    assert!(
+        !log.contains("-text-train-a0 ["),
+        "no text training job ran: {log}"
+    );
+    let messages = project.outbox();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].to_string().contains("ran out of memory"),
+        "{}",
+        messages[0]
+    );
+}

@@ -200,3 +200,63 @@ fn the_readme_diagram_is_the_graph_of_the_definition() {
         "regenerate the README's diagram with `sfn-local graph statemachine/ensemble-training.asl.json`"
     );
 }
+
+/// `--mock-config` with `--test-case`: the test case's Task states get their mocked
+/// responses (an attempt range that throws, then a return), so Retry and Catch run
+/// without the real resource; a bad test case is a usage error.
+#[test]
+fn execute_runs_a_mocked_test_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = write(
+        &dir,
+        "machine.json",
+        &json!({"StartAt": "Call", "States": {"Call": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f"},
+            "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+            "End": true}}}),
+    );
+    let mocks = write(
+        &dir,
+        "mocks.json",
+        &json!({
+            "StateMachines": {"demo": {"TestCases": {
+                "Throttled": {"Call": "ThrottledThenOk"},
+                "Broken": {"Call": "Fails"}}}},
+            "MockedResponses": {
+                "ThrottledThenOk": {
+                    "0-1": {"Throw": {"Error": "Lambda.TooManyRequestsException", "Cause": "slow down"}},
+                    "2": {"Return": {"Payload": {"ok": true}}}},
+                "Fails": {"0": {"Throw": {"Error": "Boom", "Cause": "mocked"}}}}
+        }),
+    );
+    let base = [
+        "execute",
+        "--definition",
+        &definition,
+        "--state-machine-name",
+        "demo",
+        "--time-scale",
+        "0",
+        "--mock-config",
+        &mocks,
+    ];
+    let (code, stdout, _) = sfn_local(&[&base[..], &["--test-case", "Throttled"]].concat());
+    assert_eq!(code, 0, "{stdout}");
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["output"], json!({"Payload": {"ok": true}}));
+
+    let (code, stdout, _) = sfn_local(&[&base[..], &["--test-case", "Broken"]].concat());
+    assert_eq!(code, 1);
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (result["error"].as_str(), result["cause"].as_str()),
+        (Some("Boom"), Some("mocked"))
+    );
+
+    let (code, _, stderr) = sfn_local(&[&base[..], &["--test-case", "Nope"]].concat());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("Nope"), "{stderr}");
+    let (code, _, stderr) = sfn_local(&base);
+    assert_eq!(code, 2, "--mock-config needs --test-case: {stderr}");
+}
