@@ -1442,19 +1442,30 @@ fn wrap(
     if let Some(log) = &log_result {
         header("X-Amz-Log-Result", log);
     }
-    let mut out = json!({
-        "Payload": if payload.is_empty() { Value::String(String::new()) } else { parse_payload(payload.as_bytes()) },
-        "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": headers, "HttpStatusCode": status},
-        "SdkResponseMetadata": {"RequestId": request_id},
-        "StatusCode": status,
-    });
+    // In the order Step Functions prints the result (its fields alphabetically).
+    let mut out = serde_json::Map::new();
     if let Some(version) = executed_version {
-        out["ExecutedVersion"] = json!(version);
+        out.insert("ExecutedVersion".into(), json!(version));
     }
     if let Some(log) = log_result {
-        out["LogResult"] = json!(log);
+        out.insert("LogResult".into(), json!(log));
     }
-    out
+    let payload = if payload.is_empty() {
+        Value::String(String::new())
+    } else {
+        parse_payload(payload.as_bytes())
+    };
+    out.insert("Payload".into(), payload);
+    out.insert(
+        "SdkHttpMetadata".into(),
+        json!({"AllHttpHeaders": all, "HttpHeaders": headers, "HttpStatusCode": status}),
+    );
+    out.insert(
+        "SdkResponseMetadata".into(),
+        json!({"RequestId": request_id}),
+    );
+    out.insert("StatusCode".into(), json!(status));
+    Value::Object(out)
 }
 
 /// A Lambda API error as Step Functions reports it: `Lambda.<Exception>` and the Java
