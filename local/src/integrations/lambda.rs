@@ -1327,7 +1327,7 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-/// `{"errorType":...,"errorMessage":...}` in Lambda's key order (serde_json would sort).
+/// `{"errorType":...,"errorMessage":...}`, in Lambda's key order.
 fn error_payload_string(error_type: &str, message: &str) -> String {
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     format!(
