@@ -703,7 +703,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
         .data_dir
         .clone()
         .unwrap_or_else(|| project.root.join(".sfn-local"));
-    // Containers run in their job directory: every path handed to them must be absolute.
+    // Absolute, so the paths the summary shows work from any directory.
     let data_dir = std::path::absolute(&data_dir)
         .map_err(|e| invalid(format!("{}: {e}", data_dir.display())))?;
     std::fs::create_dir_all(&data_dir)

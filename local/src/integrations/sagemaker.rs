@@ -549,7 +549,12 @@ fn sync_result(description: Value, status_field: &str) -> Result<Value, AslError
 impl LocalSageMaker {
     /// A local SageMaker over `config.work_dir`, with the jobs and models earlier
     /// runs left there (unreadable files are skipped with a warning).
-    pub fn new(config: SageMakerConfig) -> LocalSageMaker {
+    pub fn new(mut config: SageMakerConfig) -> LocalSageMaker {
+        // Containers run in their job directory, so the paths they are given
+        // (`SM_ML_ROOT`, the channels) must not be relative to ours.
+        if let Ok(absolute) = std::path::absolute(&config.work_dir) {
+            config.work_dir = absolute;
+        }
         let inner = Inner {
             config,
             tuning: Mutex::new(Tuning {
@@ -871,6 +876,18 @@ pub(crate) fn test_inner(images: ImageMap) -> Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_work_dir_is_made_absolute() {
+        let relative = PathBuf::from("target/sfn-local-relative-work-dir-test");
+        let sagemaker = LocalSageMaker::new(SageMakerConfig {
+            work_dir: relative.clone(),
+            ..test_inner(ImageMap::default()).config
+        });
+        let work_dir = &sagemaker.inner.config.work_dir;
+        assert!(work_dir.is_absolute(), "{}", work_dir.display());
+        assert!(work_dir.ends_with(&relative));
+    }
 
     #[test]
     fn seconds_round_up_and_are_at_least_one() {

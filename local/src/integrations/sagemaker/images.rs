@@ -71,6 +71,8 @@ impl ImageMap {
     /// Reads the map from its JSON form (an array of entries, or an object holding
     /// that array under `"images"`); relative paths resolve against `base_dir`.
     pub fn from_json(value: &Value, base_dir: &Path) -> Result<ImageMap, String> {
+        // Commands run in their job directory: a relative base must not stay relative.
+        let base_dir = &std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
         let list = match value {
             Value::Array(list) => list,
             Value::Object(map) => match map.get("images") {
@@ -406,5 +408,27 @@ mod tests {
         assert!(!valid_env_name(""));
         assert!(!valid_env_name("1a"));
         assert!(!valid_env_name("A-B"));
+    }
+
+    #[test]
+    fn a_relative_base_gives_absolute_commands() {
+        let map = ImageMap::from_json(
+            &json!([{"image": "i", "command": ["trainers/run.sh", "x/y"], "cwd": "work"}]),
+            Path::new("project"),
+        )
+        .unwrap();
+        let entry = &map.entries()[0];
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(
+            entry.command,
+            [
+                here.join("project/trainers/run.sh").to_string_lossy(),
+                here.join("project/x/y").to_string_lossy()
+            ]
+        );
+        assert_eq!(
+            entry.cwd.as_deref(),
+            Some(here.join("project/work").as_path())
+        );
     }
 }
