@@ -4,8 +4,11 @@
 //! - The definition comes from the template with its `DefinitionSubstitutions`
 //!   resolved ([`crate::project`]).
 //! - S3: the embedded local-s3 over `<data dir>/s3` (or `--s3-endpoint`); the template's
-//!   buckets and the config's are created; `--upload DIR=s3://bucket/prefix/` puts a
-//!   local directory there first (only files whose content changed).
+//!   buckets and the config's are created; the config's `uploads` and
+//!   `--upload DIR=s3://bucket/prefix/` (which replaces a config upload to the same
+//!   place) make the prefix hold the directory's files first: only files whose content
+//!   changed are sent, and keys the directory no longer has are deleted (in the
+//!   embedded S3 only; another endpoint's are reported and left).
 //! - Lambda: each `AWS::Serverless::Function` is its real binary behind a local
 //!   Runtime API, with the template's environment plus the local endpoints.
 //! - SageMaker: training and batch transform under the container contract, the images
@@ -71,7 +74,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub s3_endpoint: Option<String>,
     /// Uploads a local directory before the run: `DIR=s3://bucket/prefix/`
-    /// (repeatable; files already there with the same content are skipped).
+    /// (repeatable; files already there with the same content are skipped; replaces a
+    /// config upload to the same place; in the embedded S3, keys under the prefix that
+    /// the directory does not have are deleted).
     #[arg(long = "upload", value_name = "DIR=S3_URI")]
     pub uploads: Vec<String>,
     /// Multiplies every Wait and retry interval (1 = real time, 0 = no waiting).
@@ -204,6 +209,15 @@ fn parse_upload(spec: &str) -> Result<(PathBuf, String, String), String> {
 }
 
 fn upload_target(dir: PathBuf, uri: &str) -> Result<(PathBuf, String, String), String> {
+    let (bucket, prefix) = upload_destination(uri)?;
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    Ok((dir, bucket, prefix))
+}
+
+/// `s3://bucket/prefix` → (bucket, prefix ending in `/` or empty).
+fn upload_destination(uri: &str) -> Result<(String, String), String> {
     let rest = uri
         .strip_prefix("s3://")
         .ok_or_else(|| format!("{uri:?} is not an s3:// URI"))?;
@@ -215,10 +229,7 @@ fn upload_target(dir: PathBuf, uri: &str) -> Result<(PathBuf, String, String), S
     if !prefix.is_empty() && !prefix.ends_with('/') {
         prefix.push('/');
     }
-    if !dir.is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
-    }
-    Ok((dir, bucket.to_string(), prefix))
+    Ok((bucket.to_string(), prefix))
 }
 
 fn files_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -239,14 +250,27 @@ fn files_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Uploads every file under `dir` whose content is not already at its key (compared by
-/// size and MD5 ETag). Returns (uploaded, skipped).
+/// What an upload did.
+struct Uploaded {
+    uploaded: usize,
+    skipped: usize,
+    /// Keys under the prefix that the directory no longer has.
+    stale: Vec<String>,
+    /// Whether the stale keys were deleted (the embedded S3) or left (another endpoint).
+    stale_deleted: bool,
+}
+
+/// Makes `s3://bucket/prefix` hold what `dir` holds: every file whose content is not
+/// already at its key (compared by size and MD5 ETag) is put; keys the directory no
+/// longer has are deleted when `delete_stale` (otherwise a smaller regeneration of a
+/// dataset would leave old parts in the training channels).
 async fn upload(
     client: &aws_sdk_s3::Client,
     dir: &Path,
     bucket: &str,
     prefix: &str,
-) -> Result<(usize, usize), String> {
+    delete_stale: bool,
+) -> Result<Uploaded, String> {
     let mut existing: HashMap<String, (i64, String)> = HashMap::new();
     let mut pages = client
         .list_objects_v2()
@@ -273,20 +297,22 @@ async fn upload(
         }
     }
     let files = files_under(dir).map_err(|e| format!("--upload: {}: {e}", dir.display()))?;
+    let wanted: std::collections::HashSet<String> = files
+        .iter()
+        .map(|path| upload_key(dir, path, prefix))
+        .collect();
+    let mut stale: Vec<String> = existing
+        .keys()
+        .filter(|key| !wanted.contains(*key))
+        .cloned()
+        .collect();
+    stale.sort();
     let existing = Arc::new(existing);
     let results = futures::stream::iter(files.into_iter().map(|path| {
         let existing = Arc::clone(&existing);
         let client = client.clone();
         async move {
-            let relative = path.strip_prefix(dir).unwrap_or(&path);
-            let key = format!(
-                "{prefix}{}",
-                relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            );
+            let key = upload_key(dir, &path, prefix);
             // Hashed as a stream and sent from the file: a large file is never held
             // in memory.
             let hashed = path.clone();
@@ -330,7 +356,41 @@ async fn upload(
             skipped += 1;
         }
     }
-    Ok((uploaded, skipped))
+    if delete_stale {
+        for key in &stale {
+            client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "--upload: cannot delete the stale s3://{bucket}/{key}: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                })?;
+        }
+    }
+    Ok(Uploaded {
+        uploaded,
+        skipped,
+        stale,
+        stale_deleted: delete_stale,
+    })
+}
+
+/// The key of `path` (a file under `dir`) under `prefix`, `/`-separated.
+fn upload_key(dir: &Path, path: &Path, prefix: &str) -> String {
+    let relative = path.strip_prefix(dir).unwrap_or(path);
+    format!(
+        "{prefix}{}",
+        relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    )
 }
 
 /// One run at a time per data directory: a second runner would take the first's
@@ -684,8 +744,22 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
             .map_err(|e| invalid(e.to_string()))?
             .clone(),
     };
+    let mut command_line_uploads = Vec::new();
+    for spec in &args.uploads {
+        command_line_uploads.push(parse_upload(spec).map_err(invalid)?);
+    }
     let mut uploads = Vec::new();
     for (index, upload) in project.config.uploads.iter().enumerate() {
+        // `--upload` to the same place replaces the config's upload (the command line
+        // wins, and the config's directory need not exist then).
+        let replaced = upload_destination(&upload.to).is_ok_and(|destination| {
+            command_line_uploads
+                .iter()
+                .any(|(_, bucket, prefix)| (bucket, prefix) == (&destination.0, &destination.1))
+        });
+        if replaced {
+            continue;
+        }
         uploads.push(
             upload_target(project.root.join(&upload.from), &upload.to).map_err(|e| {
                 invalid(format!(
@@ -695,9 +769,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
             })?,
         );
     }
-    for spec in &args.uploads {
-        uploads.push(parse_upload(spec).map_err(invalid)?);
-    }
+    uploads.extend(command_line_uploads);
 
     let data_dir = args
         .data_dir
@@ -725,13 +797,26 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
         .await
         .map_err(invalid)?;
     for (dir, bucket, prefix) in &uploads {
-        let (uploaded, skipped) = upload(&s3.client, dir, bucket, prefix)
+        // Only the embedded S3 is this runner's own to prune; another endpoint's
+        // objects are reported, never deleted.
+        let delete_stale = s3.local_root.is_some();
+        let done = upload(&s3.client, dir, bucket, prefix, delete_stale)
             .await
             .map_err(invalid)?;
         if !args.quiet {
+            let stale = match (done.stale.len(), done.stale_deleted) {
+                (0, _) => String::new(),
+                (n, true) => format!(", {n} no longer in the directory deleted"),
+                (n, false) => format!(
+                    ", {n} not in the directory left in place (first: s3://{bucket}/{})",
+                    done.stale[0]
+                ),
+            };
             eprintln!(
-                "uploaded {} to s3://{bucket}/{prefix}: {uploaded} files, {skipped} already there",
-                dir.display()
+                "uploaded {} to s3://{bucket}/{prefix}: {} files, {} already there{stale}",
+                dir.display(),
+                done.uploaded,
+                done.skipped
             );
         }
     }
@@ -1210,6 +1295,49 @@ mod tests {
         assert!(parse_upload(&spec)
             .unwrap_err()
             .contains("not an s3:// URI"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_upload_mirrors_its_directory() {
+        let store = tempfile::tempdir().unwrap();
+        let server = local_s3::LocalS3::start_in(store.path()).unwrap();
+        let client = server.client();
+        client.create_bucket().bucket("raw").send().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("text/train")).unwrap();
+        std::fs::write(dir.path().join("text/train/part-00000.jsonl"), "a\n").unwrap();
+        std::fs::write(dir.path().join("text/train/part-00001.jsonl"), "b\n").unwrap();
+        let first = upload(&client, dir.path(), "raw", "v1/", true)
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.uploaded, first.skipped, first.stale.len()),
+            (2, 0, 0)
+        );
+
+        // A smaller regeneration: one part fewer, one changed.
+        std::fs::remove_file(dir.path().join("text/train/part-00001.jsonl")).unwrap();
+        std::fs::write(dir.path().join("text/train/part-00000.jsonl"), "c\n").unwrap();
+        let kept = upload(&client, dir.path(), "raw", "v1/", false)
+            .await
+            .unwrap();
+        assert_eq!(kept.stale, ["v1/text/train/part-00001.jsonl"]);
+        assert!(!kept.stale_deleted);
+        assert_eq!((kept.uploaded, kept.skipped), (1, 0));
+        let listed = |client: aws_sdk_s3::Client| async move {
+            let page = client.list_objects_v2().bucket("raw").send().await.unwrap();
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(listed(client.clone()).await.len(), 2, "left in place");
+        let mirrored = upload(&client, dir.path(), "raw", "v1/", true)
+            .await
+            .unwrap();
+        assert_eq!((mirrored.uploaded, mirrored.skipped), (0, 1));
+        assert!(mirrored.stale_deleted);
+        assert_eq!(listed(client).await, ["v1/text/train/part-00000.jsonl"]);
     }
 
     #[test]
