@@ -64,8 +64,9 @@ pub struct LocalLambda {
     _server: BackgroundServer,
 }
 
-/// Builds the four function binaries once per test process (debug profile), so tests
-/// never run stale binaries; returns the directory holding them.
+/// Builds the four function binaries (and sfn-local, the trainers and the dataset
+/// generator) once per test process (debug profile), so tests never run stale
+/// binaries; returns the directory holding them.
 pub fn function_binaries() -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
@@ -76,8 +77,11 @@ pub fn function_binaries() -> PathBuf {
             .args(["build", "--quiet"])
             .args(["--bin", "generate-config", "--bin", "copy-execution-data"])
             .args(["--bin", "aggregate-metrics", "--bin", "format-failure"])
-            // The local runner, for the tests of `sfn-local run`.
+            // The local runner, for the tests of `sfn-local run`, and what the
+            // ensemble end to end needs beside it: the trainers and the dataset.
             .args(["--bin", "sfn-local"])
+            .args(["--bin", "text-trainer", "--bin", "image-trainer"])
+            .args(["--bin", "sequence-trainer", "--bin", "generate-dataset"])
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {

@@ -64,7 +64,9 @@ async fn the_copy_loop_runs_as_the_asl_wires_it() {
     for bucket in [RAW, ARTIFACTS] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
-    for (key, body) in sample_dataset(30, 1) {
+    let dataset = sample_dataset(50, 1);
+    let files = dataset.len();
+    for (key, body) in dataset {
         s3.put_object()
             .bucket(RAW)
             .key(format!("documents/v1/{key}"))
@@ -113,7 +115,7 @@ async fn the_copy_loop_runs_as_the_asl_wires_it() {
         assert!(rounds < 50, "the copy loop does not end");
     }
     assert!(rounds > 1, "the continuation path was not exercised");
-    assert_eq!(machine["generated"]["copy"]["copied"], json!(7));
+    assert_eq!(machine["generated"]["copy"]["copied"], json!(files));
     assert_eq!(machine["generated"]["copy"]["continuation"], Value::Null);
 }
 

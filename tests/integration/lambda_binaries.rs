@@ -87,7 +87,9 @@ async fn copy_execution_data_binary() {
     for bucket in ["src-bucket", "artifact-bucket"] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
-    for (key, body) in sample_dataset(20, 3) {
+    let dataset = sample_dataset(50, 3);
+    let files = dataset.len();
+    for (key, body) in dataset {
         s3.put_object()
             .bucket("src-bucket")
             .key(format!("datasets/v1/{key}"))
@@ -105,7 +107,7 @@ async fn copy_execution_data_binary() {
     for _ in 0..20 {
         let out = response(lambda.invoke(event, TIMEOUT).await);
         if out["done"] == json!(true) {
-            assert_eq!(out["copied"], json!(7), "{out}");
+            assert_eq!(out["copied"], json!(files), "{out}");
             let listed = s3
                 .list_objects_v2()
                 .bucket("artifact-bucket")
@@ -113,7 +115,7 @@ async fn copy_execution_data_binary() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(listed.key_count(), Some(7));
+            assert_eq!(listed.key_count(), Some(files as i32));
             refuses_non_objects(&lambda).await;
             let mut outside = fixture("copy-execution-data.json");
             outside["source"] = json!("s3://another-bucket/x/");

@@ -4,6 +4,7 @@ mod aggregate_metrics;
 mod contracts;
 mod copy_execution_data;
 mod copy_faults;
+mod ensemble;
 mod error_names;
 mod format_failure;
 mod generate_config;

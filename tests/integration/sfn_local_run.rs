@@ -1,6 +1,7 @@
-//! `sfn-local run`: the project's own state machine, from its SAM template, through
-//! the real Lambda binaries, the embedded S3, the local SageMaker (the contract-test
-//! trainers stand in for the images) and the SNS outbox, as a user runs it.
+//! `sfn-local run`'s mechanics: the project's own state machine, from its SAM template,
+//! through the real Lambda binaries, the embedded S3, the local SageMaker and the SNS
+//! outbox, with the contract-test trainers (fast, scriptable by hyperparameters) in
+//! place of the images. `ensemble.rs` runs the real trainers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,7 +23,7 @@ impl Project {
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        for (key, body) in sample_dataset(12, 7) {
+        for (key, body) in sample_dataset(50, 7) {
             let path = data.join(&key);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, body).unwrap();
@@ -301,77 +302,6 @@ fn list_keys(project: &Path, bucket: &str, prefix: &str) -> Vec<String> {
         .into_iter()
         .map(|object| object.key)
         .collect()
-}
-
-/// examples/sample-data is what the sample generator makes (60 documents, seed 2026):
-/// `UPDATE_SAMPLE_DATA=1 cargo test ... the_example_dataset` rewrites it.
-#[test]
-fn the_example_dataset_is_the_sample_generators() {
-    let dir = repo_root().join("examples/sample-data");
-    let expected = sample_dataset(60, 2026);
-    if std::env::var_os("UPDATE_SAMPLE_DATA").is_some() {
-        let _ = std::fs::remove_dir_all(&dir);
-        for (key, body) in &expected {
-            let path = dir.join(key);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, body).unwrap();
-        }
-    }
-    let mut committed = Vec::new();
-    let mut pending = vec![dir.clone()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let key = path
-                    .strip_prefix(&dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                committed.push((key, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    committed.sort();
-    let mut expected = expected;
-    expected.sort();
-    assert_eq!(
-        committed.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-        expected.iter().map(|(k, _)| k).collect::<Vec<_>>()
-    );
-    assert!(
-        committed == expected,
-        "examples/sample-data differs from the generator"
-    );
-}
-
-/// The README's first command runs `sfn-local run examples/execution-input.json` with the
-/// repository's own sfn-local.json: that configuration must work as shipped.
-#[test]
-fn the_repositorys_own_configuration_runs_the_example_input() {
-    let root = repo_root();
-    let data_dir = tempfile::tempdir().unwrap();
-    function_binaries();
-    let output = Command::new(function_binaries().join("sfn-local"))
-        .current_dir(&root)
-        .args(["run", "--json", "--time-scale", "0.01", "--data-dir"])
-        .arg(data_dir.path())
-        .arg("examples/execution-input.json")
-        .output()
-        .unwrap();
-    let log = stderr(&output);
-    assert_eq!(output.status.code(), Some(0), "{log}");
-    let result = stdout_json(&output);
-    assert_eq!(result["status"], "SUCCEEDED", "{result}");
-    let models = &result["output"]["report"]["models"];
-    for model in ["text", "image", "sequence"] {
-        assert!(
-            models[model]["metrics"]["validation:accuracy"].is_number(),
-            "{model}: {models}"
-        );
-    }
 }
 
 /// A failure no Catch sees (here `States.Runtime`) is told through the template's
