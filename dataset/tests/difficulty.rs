@@ -3,25 +3,8 @@
 //! on base train and measured on base validation, beat the majority class clearly but
 //! stay far from perfect, and their errors are partly independent.
 
-use dataset::{decode_pixels, generate, ImagePage, Options, TextPage};
+use dataset::{decode_pixels, generate, records, ImagePage, Options, TextPage};
 use std::collections::BTreeMap;
-
-fn records<T: serde::de::DeserializeOwned>(
-    files: &[dataset::GeneratedFile],
-    folder: &str,
-) -> Vec<T> {
-    files
-        .iter()
-        .filter(|f| f.path.starts_with(&format!("{folder}/")))
-        .flat_map(|f| {
-            std::str::from_utf8(&f.body)
-                .unwrap()
-                .lines()
-                .map(|line| serde_json::from_str(line).unwrap())
-                .collect::<Vec<T>>()
-        })
-        .collect()
-}
 
 /// Nearest centroid by cosine similarity (features are L2-normalised first).
 struct NearestCentroid {
@@ -114,10 +97,10 @@ fn accuracy(truth: &[usize], predicted: &[usize]) -> f64 {
 #[test]
 fn simple_classifiers_are_useful_but_imperfect() {
     let (files, _) = generate(&Options::default()).unwrap();
-    let text_train: Vec<TextPage> = records(&files, "text/train");
-    let text_validation: Vec<TextPage> = records(&files, "text/validation");
-    let image_train: Vec<ImagePage> = records(&files, "image/train");
-    let image_validation: Vec<ImagePage> = records(&files, "image/validation");
+    let text_train: Vec<TextPage> = records(&files, "text/train").unwrap();
+    let text_validation: Vec<TextPage> = records(&files, "text/validation").unwrap();
+    let image_train: Vec<ImagePage> = records(&files, "image/train").unwrap();
+    let image_validation: Vec<ImagePage> = records(&files, "image/validation").unwrap();
 
     let classes: Vec<String> = {
         let mut labels: Vec<String> = text_train.iter().map(|p| p.label.clone()).collect();

@@ -2,63 +2,25 @@
 //! contract through the real binary (train, then serve over HTTP), and the failures
 //! a job must report readably.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use dataset::ImagePage;
+use dataset::{GeneratedFile, ImagePage};
 use image_trainer::{ImageModel, ImageParams};
 use trainer_kit::Prediction;
+use trainer_testkit::{files_under, metric, records, Job, Serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_image-trainer");
 
-/// The generated dataset's files (path relative to the dataset root, body).
-fn generated(pages: usize) -> Vec<(String, String)> {
-    let (files, _summary) = dataset::generate(&dataset::Options {
-        pages,
-        ..Default::default()
-    })
-    .expect("generate the dataset");
-    files
-        .into_iter()
-        .map(|f| {
-            (
-                f.path.replace('\\', "/"),
-                String::from_utf8(f.body).expect("UTF-8"),
-            )
-        })
-        .collect()
-}
-
-/// The bodies of the files under `prefix` (e.g. `image/train/`).
-fn bodies<'a>(files: &'a [(String, String)], prefix: &str) -> Vec<(&'a str, &'a str)> {
-    let found: Vec<_> = files
-        .iter()
-        .filter(|(p, _)| p.starts_with(prefix))
-        .map(|(p, b)| (p.as_str(), b.as_str()))
-        .collect();
-    assert!(
-        !found.is_empty(),
-        "the generator wrote nothing under {prefix}"
-    );
-    found
-}
-
-fn pages(files: &[(String, String)], prefix: &str) -> Vec<ImagePage> {
-    bodies(files, prefix)
-        .into_iter()
-        .flat_map(|(_, body)| body.lines().filter(|l| !l.trim().is_empty()))
-        .map(|l| serde_json::from_str(l).expect("an ImagePage line"))
-        .collect()
+/// The generated dataset's files: `pages` pages, the default seed.
+fn generated(pages: usize) -> Vec<GeneratedFile> {
+    trainer_testkit::generated(pages, dataset::Options::default().seed)
 }
 
 #[test]
 fn learns_document_types_from_layout() {
     let files = generated(1200);
-    let train = pages(&files, "image/train/");
-    let validation = pages(&files, "image/validation/");
+    let train = records::<ImagePage>(&files, "image/train");
+    let validation = records::<ImagePage>(&files, "image/validation");
     let started = Instant::now();
     let model = ImageModel::fit(&train, &ImageParams::default()).expect("fit");
     let fit_time = started.elapsed();
@@ -130,7 +92,7 @@ fn learns_document_types_from_layout() {
 #[test]
 fn fit_refuses_mixed_sizes_and_single_classes() {
     let files = generated(200);
-    let mut train = pages(&files, "image/train/");
+    let mut train = records::<ImagePage>(&files, "image/train");
     let mut one_class = train.clone();
     for p in &mut one_class {
         p.label = "letter".into();
@@ -149,151 +111,35 @@ fn fit_refuses_mixed_sizes_and_single_classes() {
     assert!(err.contains("`the-odd-one`"), "{err}");
 }
 
-/// A scratch SM_ML_ROOT, removed on drop.
-struct MlDir(PathBuf);
-
-impl MlDir {
-    fn new(name: &str) -> MlDir {
-        let dir =
-            std::env::temp_dir().join(format!("image-trainer-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        MlDir(dir)
+/// Copies the generator's files under `folder` (e.g. `image/train`) into channel
+/// `channel`, as `part-00000.jsonl`, `part-00001.jsonl`, ...
+fn channel(mut job: Job, channel: &str, files: &[GeneratedFile], folder: &str) -> Job {
+    for (i, file) in files_under(files, folder).into_iter().enumerate() {
+        job = job.channel(channel, &format!("part-{i:05}.jsonl"), &file.body);
     }
-
-    fn write(&self, relative: &str, body: &str) {
-        let path = self.0.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, body).unwrap();
-    }
-
-    fn hyperparameters(&self, pairs: &[(&str, &str)]) {
-        let map: serde_json::Map<String, serde_json::Value> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
-            .collect();
-        self.write(
-            "input/config/hyperparameters.json",
-            &serde_json::Value::Object(map).to_string(),
-        );
-    }
-
-    /// Copies the generator's `image/<split>/` files into channel `<channel>`.
-    fn channel(&self, channel: &str, files: &[(String, String)], prefix: &str) {
-        for (i, (_, body)) in bodies(files, prefix).into_iter().enumerate() {
-            self.write(&format!("input/data/{channel}/part-{i:05}.jsonl"), body);
-        }
-    }
-
-    fn train(&self) -> (bool, String, String) {
-        let out = Command::new(BIN)
-            .arg("train")
-            .env("SM_ML_ROOT", &self.0)
-            .output()
-            .expect("run image-trainer train");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn failure(&self) -> String {
-        std::fs::read_to_string(self.0.join("output/failure")).unwrap_or_default()
-    }
-}
-
-impl Drop for MlDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The value of `name=<number>` on stdout (the MetricDefinitions regex's capture).
-fn metric(stdout: &str, name: &str) -> f64 {
-    let key = format!("{name}=");
-    stdout
-        .lines()
-        .flat_map(|l| l.split_whitespace())
-        .find_map(|w| w.strip_prefix(&key))
-        .unwrap_or_else(|| panic!("no {name}= on stdout:\n{stdout}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 exchange: (status, body). Handles a chunked answer too.
-fn http(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/jsonlines\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        let mut out = String::new();
-        let mut rest = rest;
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&after[..n]);
-            rest = after[n..].trim_start_matches("\r\n");
-        }
-        out
-    } else {
-        rest.to_string()
-    };
-    Ok((status, body))
-}
-
-/// Kills the serve process when the test ends, even on a failed assertion.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    job
 }
 
 #[test]
 fn trains_and_serves_through_the_binary() {
     let files = generated(400);
-    let ml = MlDir::new("contract");
-    ml.hyperparameters(&[("epochs", "100"), ("block", "4"), ("l2", "5")]);
-    ml.channel("train", &files, "image/train/");
-    ml.channel("validation", &files, "image/validation/");
+    let job = Job::new(&[("epochs", "100"), ("block", "4"), ("l2", "5")]);
+    let job = channel(job, "train", &files, "image/train");
+    let job = channel(job, "validation", &files, "image/validation");
 
-    let (ok, stdout, stderr) = ml.train();
-    assert!(ok, "train failed:\n{stderr}\n{}", ml.failure());
+    let out = job.train(BIN);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "train failed:\n{stderr}\n{}",
+        job.failure().unwrap_or_default()
+    );
     assert!(
         stderr.contains("majority-class baseline on validation"),
         "{stderr}"
     );
-    let model_dir = ml.0.join("model");
+    let model_dir = job.root().join("model");
     assert!(model_dir.join("model.json").is_file());
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model_dir.join("metrics.json")).unwrap())
@@ -311,7 +157,8 @@ fn trains_and_serves_through_the_binary() {
         "validation:first_page_f1",
         "validation:loss",
     ] {
-        let printed = metric(&stdout, name);
+        let printed =
+            metric(&stdout, name).unwrap_or_else(|| panic!("no {name}= on stdout:\n{stdout}"));
         let saved = metrics[name].as_f64().unwrap_or(f64::NAN);
         assert!(
             (printed - saved).abs() <= 1e-5 * saved.abs().max(1e-3),
@@ -319,35 +166,10 @@ fn trains_and_serves_through_the_binary() {
         );
     }
 
-    let port = free_port();
-    let mut server = Server(
-        Command::new(BIN)
-            .arg("serve")
-            .env("SM_ML_ROOT", &ml.0)
-            .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok((200, _)) = http(port, "GET", "/ping", b"") {
-            break;
-        }
-        if let Ok(Some(status)) = server.0.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = server.0.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("serve exited with {status}: {err}");
-        }
-        assert!(Instant::now() < deadline, "no /ping 200 within 10 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let server = Serve::start(BIN, job.root());
 
     // SequenceImage lines: the validation pages without their labels.
-    let sequence_lines: Vec<String> = pages(&files, "image/validation/")
+    let sequence_lines: Vec<String> = records::<ImagePage>(&files, "image/validation")
         .iter()
         .take(3)
         .map(|p| {
@@ -355,18 +177,12 @@ fn trains_and_serves_through_the_binary() {
                 .to_string()
         })
         .collect();
-    let ids: Vec<String> = pages(&files, "image/validation/")
+    let ids: Vec<String> = records::<ImagePage>(&files, "image/validation")
         .iter()
         .take(3)
         .map(|p| p.page_id.clone())
         .collect();
-    let (status, body) = http(
-        port,
-        "POST",
-        "/invocations",
-        sequence_lines.join("\n").as_bytes(),
-    )
-    .unwrap();
+    let (status, body) = server.post("/invocations", sequence_lines.join("\n"));
     assert_eq!(status, 200, "{body}");
     let predictions: Vec<Prediction> = body
         .lines()
@@ -381,41 +197,40 @@ fn trains_and_serves_through_the_binary() {
 
     // A bad second line -> 400 naming line 2.
     let bad = format!("{}\n{{\"page_id\": 3}}\n", sequence_lines[0]);
-    let (status, body) = http(port, "POST", "/invocations", bad.as_bytes()).unwrap();
+    let (status, body) = server.post("/invocations", bad);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("line 2"), "{body}");
 
     // A page of another size -> 400 naming the page.
     let odd =
         serde_json::json!({"page_id": "odd-size", "width": 2, "height": 2, "pixels": "AAAAAA=="});
-    let (status, body) = http(port, "POST", "/invocations", odd.to_string().as_bytes()).unwrap();
+    let (status, body) = server.post("/invocations", odd.to_string());
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("odd-size"), "{body}");
-    drop(server);
 }
 
 /// The number of distinct training labels (the model's classes).
-fn metrics_classes(files: &[(String, String)]) -> usize {
-    pages(files, "image/train/")
+fn metrics_classes(files: &[GeneratedFile]) -> usize {
+    records::<ImagePage>(files, "image/train")
         .iter()
         .map(|p| p.label.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len()
 }
 
-/// A small, valid job whose one ingredient the test then breaks.
-fn small_job(name: &str, files: &[(String, String)]) -> MlDir {
-    let ml = MlDir::new(name);
-    ml.hyperparameters(&[("epochs", "20")]);
-    ml.channel("train", files, "image/train/");
-    ml.channel("validation", files, "image/validation/");
-    ml
+/// A small, valid job (with these hyperparameters) whose one ingredient the test then
+/// breaks.
+fn small_job(hyperparameters: &[(&str, &str)], files: &[GeneratedFile]) -> Job {
+    let job = Job::new(hyperparameters);
+    let job = channel(job, "train", files, "image/train");
+    channel(job, "validation", files, "image/validation")
 }
 
-fn assert_fails(ml: &MlDir, expected: &[&str]) {
-    let (ok, _, stderr) = ml.train();
-    assert!(!ok, "train succeeded; stderr:\n{stderr}");
-    let failure = ml.failure();
+fn assert_fails(job: &Job, expected: &[&str]) {
+    let out = job.train(BIN);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "train succeeded; stderr:\n{stderr}");
+    let failure = job.failure().unwrap_or_default();
     for e in expected {
         assert!(failure.contains(e), "failure {failure:?} lacks {e:?}");
     }
@@ -425,43 +240,44 @@ fn assert_fails(ml: &MlDir, expected: &[&str]) {
 fn fails_readably_on_purpose() {
     let files = generated(120);
 
-    let ml = small_job("epochs", &files);
-    ml.hyperparameters(&[("epochs", "0")]);
-    assert_fails(&ml, &["hyperparameter `epochs`"]);
+    let job = small_job(&[("epochs", "0")], &files);
+    assert_fails(&job, &["hyperparameter `epochs`"]);
 
-    let ml = small_job("block", &files);
-    ml.hyperparameters(&[("block", "17")]);
-    assert_fails(&ml, &["hyperparameter `block`"]);
+    let job = small_job(&[("block", "17")], &files);
+    assert_fails(&job, &["hyperparameter `block`"]);
 
-    let ml = small_job("unknown", &files);
-    ml.hyperparameters(&[("epoch", "10")]);
-    assert_fails(&ml, &["epoch"]);
+    let job = small_job(&[("epoch", "10")], &files);
+    assert_fails(&job, &["epoch"]);
 
-    let ml = small_job("channel", &files);
-    std::fs::remove_dir_all(ml.0.join("input/data/validation")).unwrap();
-    assert_fails(&ml, &["validation"]);
+    let job = small_job(&[("epochs", "20")], &files);
+    std::fs::remove_dir_all(job.root().join("input/data/validation")).unwrap();
+    assert_fails(&job, &["validation"]);
 
-    let ml = small_job("record", &files);
-    let first = bodies(&files, "image/train/")[0].1;
-    let line = first.lines().next().unwrap();
-    ml.write(
-        "input/data/train/part-00000.jsonl",
-        &format!("{line}\n{{not json\n"),
+    let first = files_under(&files, "image/train")[0];
+    let line = std::str::from_utf8(&first.body)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let job = small_job(&[("epochs", "20")], &files).channel(
+        "train",
+        "part-00000.jsonl",
+        format!("{line}\n{{not json\n"),
     );
-    assert_fails(&ml, &["train/part-00000.jsonl", ":2:"]);
+    assert_fails(&job, &["train/part-00000.jsonl", ":2:"]);
 
     // A training page of another size names the page.
-    let ml = small_job("size", &files);
     let mut page: ImagePage = serde_json::from_str(line).unwrap();
     page.page_id = "wrong-size-page".into();
     page.width = 2;
     page.height = 2;
     page.pixels = "AAAAAA==".into();
-    ml.write(
-        "input/data/train/zz-extra.jsonl",
-        &serde_json::to_string(&page).unwrap(),
+    let job = small_job(&[("epochs", "20")], &files).channel(
+        "train",
+        "zz-extra.jsonl",
+        serde_json::to_string(&page).unwrap(),
     );
-    assert_fails(&ml, &["wrong-size-page"]);
+    assert_fails(&job, &["wrong-size-page"]);
 }
 
 /// The default 3,000-page dataset: base train -> base validation, and the fit time.
@@ -469,18 +285,10 @@ fn fails_readably_on_purpose() {
 #[test]
 #[ignore]
 fn default_dataset_figures() {
-    let (files, _) = dataset::generate(&dataset::Options::default()).unwrap();
-    let files: Vec<(String, String)> = files
-        .into_iter()
-        .map(|f| {
-            (
-                f.path.replace('\\', "/"),
-                String::from_utf8(f.body).expect("UTF-8"),
-            )
-        })
-        .collect();
-    let train = pages(&files, "image/train/");
-    let validation = pages(&files, "image/validation/");
+    let defaults = dataset::Options::default();
+    let files = trainer_testkit::generated(defaults.pages, defaults.seed);
+    let train = records::<ImagePage>(&files, "image/train");
+    let validation = records::<ImagePage>(&files, "image/validation");
     let started = Instant::now();
     let model = ImageModel::fit(&train, &ImageParams::default()).unwrap();
     let fit = started.elapsed();
@@ -502,8 +310,8 @@ fn tune() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1500);
     let files = generated(n);
-    let train = pages(&files, "image/train/");
-    let validation = pages(&files, "image/validation/");
+    let train = records::<ImagePage>(&files, "image/train");
+    let validation = records::<ImagePage>(&files, "image/validation");
     for block in [1, 2, 3, 4] {
         for l2 in [0.1, 1.0, 3.0, 10.0, 30.0, 100.0] {
             for epochs in [50, 100, 200] {

@@ -5,12 +5,8 @@
 //! real binary (train, serve, failures).
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dataset::{ImagePage, SequenceImage, SequenceLabel, SequenceText, TextPage};
 use image_trainer::{ImageModel, ImageParams};
@@ -20,6 +16,7 @@ use sequence_trainer::{
 };
 use text_trainer::{TextModel, TextParams};
 use trainer_kit::Prediction;
+use trainer_testkit::{metric, records, Job, Serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sequence-trainer");
 /// Pages of the generated dataset: 45% of them form the sequence set, 20% of which
@@ -31,24 +28,6 @@ struct Fixture {
     labels: Vec<SequenceLabel>,
     text: Vec<Prediction>,
     image: Vec<Prediction>,
-}
-
-fn records<T: serde::de::DeserializeOwned>(
-    files: &[dataset::GeneratedFile],
-    folder: &str,
-) -> Vec<T> {
-    files
-        .iter()
-        .filter(|f| f.path.starts_with(&format!("{folder}/")))
-        .flat_map(|f| {
-            std::str::from_utf8(&f.body)
-                .unwrap()
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<T>>()
-        })
-        .collect()
 }
 
 /// Generates a dataset, fits both base models on their train sets and predicts every
@@ -160,128 +139,29 @@ fn jsonl<T: serde::Serialize>(records: &[T]) -> String {
     out
 }
 
-/// An SM_ML_ROOT with the three channels as the pipeline lays them out (the
-/// predictions as batch transform's `<input file>.out`).
-fn ml_root(hyperparameters: &[(&str, &str)]) -> tempfile::TempDir {
-    let f = fixture();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("input/config");
-    std::fs::create_dir_all(&config).unwrap();
-    let map: BTreeMap<&str, &str> = hyperparameters.iter().copied().collect();
-    std::fs::write(
-        config.join("hyperparameters.json"),
-        serde_json::to_string(&map).unwrap(),
-    )
-    .unwrap();
-    for (channel, file, body) in [
-        ("labels", "part-00000.jsonl", jsonl(&f.labels)),
-        ("text_predictions", "part-00000.jsonl.out", jsonl(&f.text)),
-        ("image_predictions", "part-00000.jsonl.out", jsonl(&f.image)),
-    ] {
-        let channel = dir.path().join("input/data").join(channel);
-        std::fs::create_dir_all(&channel).unwrap();
-        std::fs::write(channel.join(file), body).unwrap();
-    }
-    dir
+/// A job with the three channels as the pipeline lays them out (the predictions as
+/// batch transform's `<input file>.out`).
+fn new_job(hyperparameters: &[(&str, &str)]) -> Job {
+    channels(Job::new(hyperparameters), fixture())
 }
 
-fn run_train(root: &Path) -> Output {
-    Command::new(BIN)
-        .arg("train")
-        .env("SM_ML_ROOT", root)
-        .output()
-        .unwrap()
+/// Adds the fixture's labels and the base models' predictions as the three channels.
+fn channels(job: Job, f: &Fixture) -> Job {
+    job.channel("labels", "part-00000.jsonl", jsonl(&f.labels))
+        .channel("text_predictions", "part-00000.jsonl.out", jsonl(&f.text))
+        .channel("image_predictions", "part-00000.jsonl.out", jsonl(&f.image))
 }
 
-fn failure(root: &Path, output: &Output) -> String {
+/// Runs `train`, which must fail with exit code 1, and returns the failure reason.
+fn failure(job: &Job) -> String {
+    let output = job.train(BIN);
     assert_eq!(
         output.status.code(),
         Some(1),
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    std::fs::read_to_string(root.join("output/failure")).unwrap()
-}
-
-/// The value the MetricDefinitions regex `<name>=([-+0-9.eE]+)` captures on stdout.
-fn metric(stdout: &str, name: &str) -> Option<f64> {
-    let key = format!("{name}=");
-    stdout.lines().find_map(|line| {
-        let at = line.find(&key)?;
-        // The regex matches anywhere, but must not match inside a longer name.
-        if at > 0 && !line[..at].ends_with(' ') {
-            return None;
-        }
-        let value: String = line[at + key.len()..]
-            .chars()
-            .take_while(|c| matches!(c, '-' | '+' | '0'..='9' | '.' | 'e' | 'E'))
-            .collect();
-        value.parse().ok()
-    })
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A hand-written HTTP/1.1 exchange: (status, body).
-fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/jsonlines\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-fn serve(root: &Path) -> (Server, u16) {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .arg("serve")
-        .env("SM_ML_ROOT", root)
-        .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok((200, _)) = http(port, "GET", "/ping", "") {
-            return (server, port);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not answer /ping in 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    job.failure().expect("output/failure")
 }
 
 /// The validation sequences as serve requests, pages in order.
@@ -309,8 +189,8 @@ fn requests(n: usize) -> Vec<SequenceRequest> {
 
 #[test]
 fn train_then_serve_through_the_binary() {
-    let dir = ml_root(&[("context_pages", "2"), ("epochs", "150")]);
-    let output = run_train(dir.path());
+    let job = new_job(&[("context_pages", "2"), ("epochs", "150")]);
+    let output = job.train(BIN);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
@@ -322,7 +202,7 @@ fn train_then_serve_through_the_binary() {
         stderr.contains("train:"),
         "counts per split on stderr: {stderr}"
     );
-    let model_dir = dir.path().join("model");
+    let model_dir = job.root().join("model");
     assert!(model_dir.join("model.json").is_file());
     let metrics: BTreeMap<String, f64> =
         serde_json::from_str(&std::fs::read_to_string(model_dir.join("metrics.json")).unwrap())
@@ -352,11 +232,11 @@ fn train_then_serve_through_the_binary() {
         );
     }
 
-    let (_server, port) = serve(dir.path());
+    let server = Serve::start(BIN, job.root());
     let requests = requests(3);
     assert_eq!(requests.len(), 3);
     let body = jsonl(&requests);
-    let (status, response) = http(port, "POST", "/invocations", &body).unwrap();
+    let (status, response) = server.post("/invocations", &body);
     assert_eq!(status, 200, "{response}");
     let lines: Vec<&str> = response.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 3, "{response}");
@@ -388,20 +268,14 @@ fn train_then_serve_through_the_binary() {
         "{}\n{{\"sequence_id\": 5}}\n",
         serde_json::to_string(&requests[0]).unwrap()
     );
-    let (status, response) = http(port, "POST", "/invocations", &body).unwrap();
+    let (status, response) = server.post("/invocations", &body);
     assert_eq!(status, 400, "{response}");
     assert!(response.contains("line 2"), "{response}");
 
     // Predictions of two different pages on one page -> 400 naming the page.
     let mut mixed = requests[0].clone();
     mixed.pages[1].text = requests[0].pages[0].text.clone();
-    let (status, response) = http(
-        port,
-        "POST",
-        "/invocations",
-        &serde_json::to_string(&mixed).unwrap(),
-    )
-    .unwrap();
+    let (status, response) = server.post("/invocations", serde_json::to_string(&mixed).unwrap());
     assert_eq!(status, 400, "{response}");
     let page = mixed.pages[1].page_id.clone().unwrap();
     assert!(response.contains(&page), "{response}");
@@ -410,32 +284,32 @@ fn train_then_serve_through_the_binary() {
 #[test]
 fn failures_name_what_is_wrong() {
     // epochs = 0
-    let dir = ml_root(&[("epochs", "0")]);
-    let reason = failure(dir.path(), &run_train(dir.path()));
+    let job = new_job(&[("epochs", "0")]);
+    let reason = failure(&job);
     assert!(reason.starts_with("hyperparameter `epochs`"), "{reason}");
 
     // a typo in a hyperparameter name
-    let dir = ml_root(&[("context_page", "3")]);
-    let reason = failure(dir.path(), &run_train(dir.path()));
+    let job = new_job(&[("context_page", "3")]);
+    let reason = failure(&job);
     assert!(reason.contains("context_page"), "{reason}");
 
     // boundary_threshold outside (0, 1)
-    let dir = ml_root(&[("boundary_threshold", "1")]);
-    let reason = failure(dir.path(), &run_train(dir.path()));
+    let job = new_job(&[("boundary_threshold", "1")]);
+    let reason = failure(&job);
     assert!(
         reason.starts_with("hyperparameter `boundary_threshold`"),
         "{reason}"
     );
 
     // a missing channel
-    let dir = ml_root(&[]);
-    std::fs::remove_dir_all(dir.path().join("input/data/image_predictions")).unwrap();
-    let reason = failure(dir.path(), &run_train(dir.path()));
+    let job = new_job(&[]);
+    std::fs::remove_dir_all(job.root().join("input/data/image_predictions")).unwrap();
+    let reason = failure(&job);
     assert!(reason.contains("image_predictions"), "{reason}");
 
     // a malformed record: file and line
-    let dir = ml_root(&[]);
-    let labels = dir.path().join("input/data/labels/part-00000.jsonl");
+    let job = new_job(&[]);
+    let labels = job.root().join("input/data/labels/part-00000.jsonl");
     let mut lines: Vec<String> = std::fs::read_to_string(&labels)
         .unwrap()
         .lines()
@@ -447,24 +321,18 @@ fn failures_name_what_is_wrong() {
     );
     let body = lines.join("\n");
     std::fs::write(&labels, body).unwrap();
-    let reason = failure(dir.path(), &run_train(dir.path()));
+    let reason = failure(&job);
     assert!(reason.contains("part-00000.jsonl:3"), "{reason}");
 
     // a labelled page without an image prediction
-    let dir = ml_root(&[]);
     let f = fixture();
     let dropped = &f.image[10].page_id;
     let kept: Vec<&Prediction> = f.image.iter().filter(|p| &p.page_id != dropped).collect();
-    std::fs::write(
-        dir.path()
-            .join("input/data/image_predictions/part-00000.jsonl.out"),
-        jsonl(&kept),
-    )
-    .unwrap();
-    let reason = failure(dir.path(), &run_train(dir.path()));
+    let job = new_job(&[]).channel("image_predictions", "part-00000.jsonl.out", jsonl(&kept));
+    let reason = failure(&job);
     assert!(reason.contains(dropped.as_str()), "{reason}");
     assert!(reason.contains("`image_predictions`"), "{reason}");
-    assert!(!dir.path().join("model/model.json").exists());
+    assert!(!job.root().join("model/model.json").exists());
 }
 
 /// The figures of trainers/README.md: the default 3,000-page dataset and a small
@@ -530,19 +398,11 @@ fn default_dataset_figures_and_tuning() {
     }
 
     // The training job itself on the default dataset, timed (debug build).
-    let f = &fixtures[0];
-    let dir = tempfile::tempdir().unwrap();
-    for (channel, file, body) in [
-        ("labels", "part-00000.jsonl", jsonl(&f.labels)),
-        ("text_predictions", "part-00000.jsonl.out", jsonl(&f.text)),
-        ("image_predictions", "part-00000.jsonl.out", jsonl(&f.image)),
-    ] {
-        let channel = dir.path().join("input/data").join(channel);
-        std::fs::create_dir_all(&channel).unwrap();
-        std::fs::write(channel.join(file), body).unwrap();
-    }
+    // No hyperparameters.json at all.
+    let job = channels(Job::new(&[]), &fixtures[0]);
+    std::fs::remove_file(job.root().join("input/config/hyperparameters.json")).unwrap();
     let started = Instant::now();
-    let output = run_train(dir.path());
+    let output = job.train(BIN);
     assert!(output.status.success());
     eprintln!(
         "`sequence-trainer train` on the default dataset: {:.2?}\n{}",

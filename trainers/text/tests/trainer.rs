@@ -2,49 +2,15 @@
 //! container contract through the real binary (`train`, then `serve` over HTTP), and
 //! failures on purpose (bad hyperparameter, unknown key, missing channel, bad record).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
 use dataset::TextPage;
 use text_trainer::{evaluate, TextModel, TextParams};
 use trainer_kit::Prediction;
+use trainer_testkit::{files_under, generated, metric, records, Job, Serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_text-trainer");
-
-/// The generated dataset's files under `prefix` (e.g. `text/train/`), as (file name, body).
-fn generated(pages: usize, seed: u64) -> Vec<(String, String)> {
-    let (files, _summary) = dataset::generate(&dataset::Options {
-        pages,
-        seed,
-        ..Default::default()
-    })
-    .unwrap();
-    files
-        .into_iter()
-        .map(|f| (f.path, String::from_utf8(f.body).unwrap()))
-        .collect()
-}
-
-fn files_under<'a>(files: &'a [(String, String)], prefix: &str) -> Vec<&'a (String, String)> {
-    let found: Vec<_> = files
-        .iter()
-        .filter(|(p, _)| p.starts_with(prefix))
-        .collect();
-    assert!(!found.is_empty(), "no generated file under {prefix}");
-    found
-}
-
-fn pages(files: &[(String, String)], prefix: &str) -> Vec<TextPage> {
-    files_under(files, prefix)
-        .iter()
-        .flat_map(|(_, body)| body.lines())
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn fit_and_measure(
     pages_total: usize,
@@ -52,8 +18,8 @@ fn fit_and_measure(
     params: &TextParams,
 ) -> (text_trainer::Evaluation, f64) {
     let files = generated(pages_total, seed);
-    let train = pages(&files, "text/train/");
-    let validation = pages(&files, "text/validation/");
+    let train: Vec<TextPage> = records(&files, "text/train");
+    let validation: Vec<TextPage> = records(&files, "text/validation");
     let started = Instant::now();
     let model = TextModel::fit(&train, params).unwrap();
     let seconds = started.elapsed().as_secs_f64();
@@ -148,146 +114,49 @@ fn tune() {
 
 // ---- the container contract through the real binary ----
 
-/// An SM_ML_ROOT with hyperparameters and the given channels (channel -> dataset prefix).
-fn ml_root(
-    dir: &Path,
+/// A job with hyperparameters and the given channels (channel -> dataset folder), each
+/// channel one file: the folder's files joined.
+fn job(
     hyperparameters: &[(&str, &str)],
-    files: &[(String, String)],
+    files: &[dataset::GeneratedFile],
     channels: &[(&str, &str)],
-) {
-    let config = dir.join("input/config");
-    std::fs::create_dir_all(&config).unwrap();
-    let map: serde_json::Map<String, serde_json::Value> = hyperparameters
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned())))
-        .collect();
-    std::fs::write(
-        config.join("hyperparameters.json"),
-        serde_json::to_vec(&map).unwrap(),
-    )
-    .unwrap();
-    for (channel, prefix) in channels {
-        let channel_dir = dir.join("input/data").join(channel);
-        std::fs::create_dir_all(&channel_dir).unwrap();
-        let body: String = files_under(files, prefix)
+) -> Job {
+    let mut job = Job::new(hyperparameters);
+    for (channel, folder) in channels {
+        let bodies: Vec<&[u8]> = files_under(files, folder)
             .iter()
-            .map(|(_, b)| b.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(channel_dir.join("part-00000.jsonl"), body).unwrap();
+            .map(|f| f.body.as_slice())
+            .collect();
+        job = job.channel(channel, "part-00000.jsonl", bodies.join(&b'\n'));
     }
-}
-
-fn run_train(root: &Path) -> Output {
-    Command::new(BIN)
-        .arg("train")
-        .env("SM_ML_ROOT", root)
-        .output()
-        .unwrap()
-}
-
-fn failure(root: &Path) -> String {
-    std::fs::read_to_string(root.join("output/failure")).unwrap_or_default()
-}
-
-/// The value of the first `name=([-+0-9.eE]+)` match in `text`.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    let re = regex::Regex::new(&format!("{}=([-+0-9.eE]+)", regex::escape(name))).unwrap();
-    re.captures(text).map(|c| c[1].parse().unwrap())
-}
-
-/// Kills the serve process even when an assertion fails.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 exchange (Connection: close): (status, body).
-fn http(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Content-Type: application/jsonlines\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(body)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    Ok((
-        status,
-        if chunked {
-            dechunk(rest)
-        } else {
-            rest.to_owned()
-        },
-    ))
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 || tail.len() < size {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = tail[size..].trim_start_matches("\r\n");
-    }
-    out
+    job
 }
 
 #[test]
 fn trains_and_serves_through_the_container_contract() {
     let files = generated(400, 11);
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
-    ml_root(
-        root,
+    let job = job(
         &[
             ("epochs", "50"),
             ("max_features", "2000"),
             ("sagemaker_program", "x"),
         ],
         &files,
-        &[("train", "text/train/"), ("validation", "text/validation/")],
+        &[("train", "text/train"), ("validation", "text/validation")],
     );
-    let out = run_train(root);
+    let out = job.train(BIN);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
         "train failed: {stderr}\n{}",
-        failure(root)
+        job.failure().unwrap_or_default()
     );
     assert!(
         stderr.contains("majority-class baseline on validation: "),
         "{stderr}"
     );
-    let model_dir = root.join("model");
+    let model_dir = job.root().join("model");
     assert!(model_dir.join("model.json").is_file());
     let figures: serde_json::Value =
         serde_json::from_slice(&std::fs::read(model_dir.join("metrics.json")).unwrap()).unwrap();
@@ -314,39 +183,15 @@ fn trains_and_serves_through_the_container_contract() {
         "{figures}"
     );
 
-    let port = free_port();
-    let _server = Server(
-        Command::new(BIN)
-            .arg("serve")
-            .env("SM_ML_ROOT", root)
-            .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok((200, _)) = http(port, "GET", "/ping", b"") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not answer /ping within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let server = Serve::start(BIN, job.root());
 
-    let sequence: Vec<serde_json::Value> = files_under(&files, "sequence/text/")
-        .iter()
-        .flat_map(|(_, b)| b.lines())
-        .filter(|l| !l.trim().is_empty())
+    let sequence: Vec<serde_json::Value> = records(&files, "sequence/text")
+        .into_iter()
         .take(3)
-        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(sequence.len(), 3);
     let body: Vec<String> = sequence.iter().map(|v| v.to_string()).collect();
-    let (status, answer) = http(port, "POST", "/invocations", body.join("\n").as_bytes()).unwrap();
+    let (status, answer) = server.post("/invocations", body.join("\n"));
     assert_eq!(status, 200, "{answer}");
     let predictions: Vec<Prediction> = answer
         .lines()
@@ -363,46 +208,46 @@ fn trains_and_serves_through_the_container_contract() {
     }
 
     let bad = format!("{}\n{{\"page_id\": 5}}", body[0]);
-    let (status, answer) = http(port, "POST", "/invocations", bad.as_bytes()).unwrap();
+    let (status, answer) = server.post("/invocations", bad);
     assert_eq!(status, 400, "{answer}");
     assert!(answer.contains("line 2"), "{answer}");
 }
 
+/// Runs `train` on a small job, after `damage`, and returns the failure reason; the
+/// run must fail with exit code 1 and leave no model.
 fn failing_run(
     hyperparameters: &[(&str, &str)],
     channels: &[(&str, &str)],
     damage: impl FnOnce(&Path),
-) -> (String, PathBuf, tempfile::TempDir) {
+) -> String {
     let files = generated(120, 3);
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    ml_root(&root, hyperparameters, &files, channels);
-    damage(&root);
-    let out = run_train(&root);
+    let job = job(hyperparameters, &files, channels);
+    damage(job.root());
+    let out = job.train(BIN);
     assert_eq!(
         out.status.code(),
         Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!root.join("model/model.json").exists());
-    (failure(&root), root, tmp)
+    assert!(!job.root().join("model/model.json").exists());
+    job.failure().unwrap_or_default()
 }
 
-const BOTH: &[(&str, &str)] = &[("train", "text/train/"), ("validation", "text/validation/")];
+const BOTH: &[(&str, &str)] = &[("train", "text/train"), ("validation", "text/validation")];
 
 #[test]
 fn fails_with_a_readable_reason() {
-    let (reason, _, _t) = failing_run(&[("epochs", "0")], BOTH, |_| {});
+    let reason = failing_run(&[("epochs", "0")], BOTH, |_| {});
     assert!(reason.starts_with("hyperparameter `epochs`: "), "{reason}");
 
-    let (reason, _, _t) = failing_run(&[("epoch", "10")], BOTH, |_| {});
+    let reason = failing_run(&[("epoch", "10")], BOTH, |_| {});
     assert!(reason.contains("epoch"), "{reason}");
 
-    let (reason, _, _t) = failing_run(&[], &[("train", "text/train/")], |_| {});
+    let reason = failing_run(&[], &[("train", "text/train")], |_| {});
     assert!(reason.starts_with("channel `validation`"), "{reason}");
 
-    let (reason, _, _t) = failing_run(&[], BOTH, |root| {
+    let reason = failing_run(&[], BOTH, |root| {
         let file = root.join("input/data/train/part-00000.jsonl");
         let mut text = std::fs::read_to_string(&file).unwrap();
         let first_line_end = text.find('\n').unwrap();
