@@ -7,8 +7,10 @@
 //!   buckets and the config's are created; the config's `uploads` and
 //!   `--upload DIR=s3://bucket/prefix/` (which replaces a config upload to the same
 //!   place) make the prefix hold the directory's files first: only files whose content
-//!   changed are sent, and keys the directory no longer has are deleted (in the
-//!   embedded S3 only; another endpoint's are reported and left).
+//!   changed are sent, and keys an earlier upload put there that the directory no
+//!   longer has are deleted (recorded in `<data dir>/uploads.json`; in the embedded S3
+//!   only, another endpoint's are reported and left; objects no upload put are never
+//!   touched).
 //! - Lambda: each `AWS::Serverless::Function` is its real binary behind a local
 //!   Runtime API, with the template's environment plus the local endpoints.
 //! - SageMaker: training and batch transform under the container contract, the images
@@ -75,8 +77,8 @@ pub struct RunArgs {
     pub s3_endpoint: Option<String>,
     /// Uploads a local directory before the run: `DIR=s3://bucket/prefix/`
     /// (repeatable; files already there with the same content are skipped; replaces a
-    /// config upload to the same place; in the embedded S3, keys under the prefix that
-    /// the directory does not have are deleted).
+    /// config upload to the same place; in the embedded S3, keys an earlier upload put
+    /// there that the directory no longer has are deleted).
     #[arg(long = "upload", value_name = "DIR=S3_URI")]
     pub uploads: Vec<String>,
     /// Multiplies every Wait and retry interval (1 = real time, 0 = no waiting).
@@ -254,21 +256,28 @@ fn files_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 struct Uploaded {
     uploaded: usize,
     skipped: usize,
-    /// Keys under the prefix that the directory no longer has.
+    /// Every key the directory has now (what the next run compares against).
+    keys: Vec<String>,
+    /// Keys an earlier upload of this destination put that the directory no longer has.
     stale: Vec<String>,
     /// Whether the stale keys were deleted (the embedded S3) or left (another endpoint).
     stale_deleted: bool,
+    /// Keys under the prefix that neither the directory nor an earlier upload of it
+    /// has: left alone, but whoever reads the prefix reads them too.
+    foreign: Vec<String>,
 }
 
 /// Makes `s3://bucket/prefix` hold what `dir` holds: every file whose content is not
-/// already at its key (compared by size and MD5 ETag) is put; keys the directory no
-/// longer has are deleted when `delete_stale` (otherwise a smaller regeneration of a
-/// dataset would leave old parts in the training channels).
+/// already at its key (compared by size and MD5 ETag) is put. Keys that an earlier
+/// upload to this destination put (`earlier`) and the directory no longer has are
+/// deleted when `delete_stale`: otherwise a smaller regeneration of a dataset would
+/// leave old parts in the training channels. Objects no upload put are never touched.
 async fn upload(
     client: &aws_sdk_s3::Client,
     dir: &Path,
     bucket: &str,
     prefix: &str,
+    earlier: &std::collections::BTreeSet<String>,
     delete_stale: bool,
 ) -> Result<Uploaded, String> {
     let mut existing: HashMap<String, (i64, String)> = HashMap::new();
@@ -297,16 +306,22 @@ async fn upload(
         }
     }
     let files = files_under(dir).map_err(|e| format!("--upload: {}: {e}", dir.display()))?;
-    let wanted: std::collections::HashSet<String> = files
+    let keys: Vec<String> = files
         .iter()
         .map(|path| upload_key(dir, path, prefix))
         .collect();
-    let mut stale: Vec<String> = existing
-        .keys()
-        .filter(|key| !wanted.contains(*key))
+    let wanted: std::collections::HashSet<&String> = keys.iter().collect();
+    let stale: Vec<String> = earlier
+        .iter()
+        .filter(|key| !wanted.contains(key) && existing.contains_key(*key))
         .cloned()
         .collect();
-    stale.sort();
+    let mut foreign: Vec<String> = existing
+        .keys()
+        .filter(|key| !wanted.contains(key) && !earlier.contains(*key))
+        .cloned()
+        .collect();
+    foreign.sort();
     let existing = Arc::new(existing);
     let results = futures::stream::iter(files.into_iter().map(|path| {
         let existing = Arc::clone(&existing);
@@ -375,9 +390,52 @@ async fn upload(
     Ok(Uploaded {
         uploaded,
         skipped,
+        keys,
         stale,
         stale_deleted: delete_stale,
+        foreign,
     })
+}
+
+/// The keys each upload destination got from its directory last time, kept in the
+/// data directory: what a later upload may delete when the directory lost them.
+struct UploadRecord {
+    path: PathBuf,
+    destinations: BTreeMap<String, Vec<String>>,
+}
+
+impl UploadRecord {
+    const FILE: &'static str = "uploads.json";
+
+    /// A missing or unreadable record is empty: nothing is then deleted, only put.
+    fn load(data_dir: &Path) -> UploadRecord {
+        let path = data_dir.join(Self::FILE);
+        let destinations = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        UploadRecord { path, destinations }
+    }
+
+    fn keys(&self, destination: &str) -> std::collections::BTreeSet<String> {
+        self.destinations
+            .get(destination)
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn set(&mut self, destination: String, keys: Vec<String>) {
+        self.destinations.insert(destination, keys);
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let temporary = self.path.with_extension("json.tmp");
+        let body = serde_json::to_vec_pretty(&self.destinations)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        std::fs::write(&temporary, body)
+            .and_then(|()| std::fs::rename(&temporary, &self.path))
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
 }
 
 /// The key of `path` (a file under `dir`) under `prefix`, `/`-separated.
@@ -796,13 +854,24 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
     create_buckets(&s3.client, &project.buckets)
         .await
         .map_err(invalid)?;
+    let mut uploaded_keys = UploadRecord::load(&data_dir);
     for (dir, bucket, prefix) in &uploads {
         // Only the embedded S3 is this runner's own to prune; another endpoint's
         // objects are reported, never deleted.
         let delete_stale = s3.local_root.is_some();
-        let done = upload(&s3.client, dir, bucket, prefix, delete_stale)
-            .await
-            .map_err(invalid)?;
+        let destination = format!("s3://{bucket}/{prefix}");
+        let done = upload(
+            &s3.client,
+            dir,
+            bucket,
+            prefix,
+            &uploaded_keys.keys(&destination),
+            delete_stale,
+        )
+        .await
+        .map_err(invalid)?;
+        uploaded_keys.set(destination, done.keys.clone());
+        uploaded_keys.save().map_err(invalid)?;
         if !args.quiet {
             let stale = match (done.stale.len(), done.stale_deleted) {
                 (0, _) => String::new(),
@@ -818,6 +887,14 @@ pub async fn run(args: &RunArgs) -> Result<Report, (i32, String)> {
                 done.uploaded,
                 done.skipped
             );
+            if let Some(first) = done.foreign.first() {
+                eprintln!(
+                    "note: {} other objects under s3://{bucket}/{prefix} did not come from {} \
+                     (first: {first}); they are left alone, and jobs reading the prefix read them too",
+                    done.foreign.len(),
+                    dir.display()
+                );
+            }
         }
     }
 
@@ -1298,27 +1375,39 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_upload_mirrors_its_directory() {
+    async fn an_upload_mirrors_its_directory_and_touches_nothing_else() {
         let store = tempfile::tempdir().unwrap();
         let server = local_s3::LocalS3::start_in(store.path()).unwrap();
         let client = server.client();
         client.create_bucket().bucket("raw").send().await.unwrap();
+        // Put there by someone else: no upload may delete it.
+        client
+            .put_object()
+            .bucket("raw")
+            .key("v1/notes.txt")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"keep"))
+            .send()
+            .await
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("text/train")).unwrap();
         std::fs::write(dir.path().join("text/train/part-00000.jsonl"), "a\n").unwrap();
         std::fs::write(dir.path().join("text/train/part-00001.jsonl"), "b\n").unwrap();
-        let first = upload(&client, dir.path(), "raw", "v1/", true)
+        let nothing = std::collections::BTreeSet::new();
+        let first = upload(&client, dir.path(), "raw", "v1/", &nothing, true)
             .await
             .unwrap();
         assert_eq!(
             (first.uploaded, first.skipped, first.stale.len()),
             (2, 0, 0)
         );
+        assert_eq!(first.foreign, ["v1/notes.txt"]);
+        let earlier: std::collections::BTreeSet<String> = first.keys.into_iter().collect();
 
         // A smaller regeneration: one part fewer, one changed.
         std::fs::remove_file(dir.path().join("text/train/part-00001.jsonl")).unwrap();
         std::fs::write(dir.path().join("text/train/part-00000.jsonl"), "c\n").unwrap();
-        let kept = upload(&client, dir.path(), "raw", "v1/", false)
+        let kept = upload(&client, dir.path(), "raw", "v1/", &earlier, false)
             .await
             .unwrap();
         assert_eq!(kept.stale, ["v1/text/train/part-00001.jsonl"]);
@@ -1331,13 +1420,31 @@ mod tests {
                 .filter_map(|o| o.key().map(str::to_string))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(listed(client.clone()).await.len(), 2, "left in place");
-        let mirrored = upload(&client, dir.path(), "raw", "v1/", true)
+        assert_eq!(listed(client.clone()).await.len(), 3, "left in place");
+        let mirrored = upload(&client, dir.path(), "raw", "v1/", &earlier, true)
             .await
             .unwrap();
         assert_eq!((mirrored.uploaded, mirrored.skipped), (0, 1));
         assert!(mirrored.stale_deleted);
-        assert_eq!(listed(client).await, ["v1/text/train/part-00000.jsonl"]);
+        assert_eq!(
+            listed(client).await,
+            ["v1/notes.txt", "v1/text/train/part-00000.jsonl"]
+        );
+    }
+
+    #[test]
+    fn the_upload_record_survives_a_run_and_a_damaged_one_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut record = UploadRecord::load(dir.path());
+        assert!(record.keys("s3://raw/v1/").is_empty());
+        record.set("s3://raw/v1/".into(), vec!["v1/a".into(), "v1/b".into()]);
+        record.save().unwrap();
+        let again = UploadRecord::load(dir.path());
+        assert_eq!(again.keys("s3://raw/v1/").len(), 2);
+        std::fs::write(dir.path().join(UploadRecord::FILE), "not json").unwrap();
+        assert!(UploadRecord::load(dir.path())
+            .keys("s3://raw/v1/")
+            .is_empty());
     }
 
     #[test]
