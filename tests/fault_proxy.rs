@@ -437,6 +437,16 @@ impl FaultProxy {
         lock(&self.shared.log).iter().filter(|e| e.op == op).count()
     }
 
+    /// Waits (up to 10 s) until `n` exchanges of `op` are logged. An exchange is logged
+    /// just after its answer is written, so a client can hold the answer before the
+    /// proxy has logged it: read the log only once the exchanges it needs are in.
+    pub async fn logged(&self, op: Op, n: usize) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.count(op) < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Requests of `op` on `key` that upstream acted on successfully.
     pub fn upstream_successes(&self, op: Op, key: &str) -> usize {
         lock(&self.shared.log)

@@ -837,6 +837,7 @@ async fn the_proxy_forwards_faithfully_and_injects_what_it_is_told() {
         .unwrap();
     assert_eq!(listed.key_count(), Some(2));
 
+    rig.proxy.logged(Op::ListObjectsV2, 1).await;
     let log = rig.proxy.exchanges();
     let heads: Vec<(Option<Fault>, Option<u16>, bool)> = log
         .iter()
