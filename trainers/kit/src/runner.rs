@@ -29,7 +29,11 @@ pub fn container_main<P: Predictor>(
 ) -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match args.last().and_then(|a| a.to_str()) {
-        Some("train") => run_train(&MlRoot::from_env(), train),
+        Some("train") => {
+            let root = MlRoot::from_env();
+            write_failure_on_panic(&root);
+            run_train(&root, train)
+        }
         Some("serve") => run_serve(&MlRoot::from_env(), load),
         _ => {
             eprintln!(
@@ -58,6 +62,21 @@ pub fn run_train(root: &MlRoot, train: impl FnOnce(&MlRoot) -> Result<(), TrainE
             ExitCode::FAILURE
         }
     }
+}
+
+/// A panic is a bug, but it must still reach SageMaker as a FailureReason: the
+/// release profile aborts on panic, so this hook writes the failure file first, then
+/// lets the previous hook print the panic as usual.
+pub fn write_failure_on_panic(root: &MlRoot) {
+    let root = root.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = write_failure(
+            &root,
+            &format!("internal error (a bug in the trainer): {info}"),
+        );
+        previous(info);
+    }));
 }
 
 /// Writes `reason` whole to `output/failure`, creating `output/` (SageMaker shows
@@ -169,6 +188,27 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(root.failure_file()).unwrap(),
             "hyperparameter `epochs`: must be an integer from 1 to 10000, got \"0\""
+        );
+    }
+
+    #[test]
+    fn a_panic_in_train_still_writes_the_failure_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MlRoot::at(dir.path());
+        write_failure_on_panic(&root);
+        let panicked = std::panic::catch_unwind(|| {
+            run_train(&root, |_| -> Result<(), TrainError> {
+                panic!("index out of bounds")
+            })
+        });
+        // Back to the default hook for the other tests of this binary.
+        let _ = std::panic::take_hook();
+        assert!(panicked.is_err());
+        let reason = std::fs::read_to_string(root.failure_file()).unwrap();
+        assert!(
+            reason.starts_with("internal error (a bug in the trainer): panicked at ")
+                && reason.contains("index out of bounds"),
+            "{reason}"
         );
     }
 
