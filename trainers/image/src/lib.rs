@@ -21,8 +21,9 @@ use linfa_logistic::{
 };
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
+pub use trainer_kit::Evaluation;
 use trainer_kit::{
-    metrics, Hyperparameters, MlRoot, Prediction, Predictor, ServeError, TrainError,
+    label_counts, metrics, Hyperparameters, MlRoot, Prediction, Predictor, ServeError, TrainError,
 };
 
 /// The file in the model directory that holds everything `serve` needs.
@@ -404,86 +405,20 @@ impl Predictor for ImageModel {
 }
 
 /// Counts per label, sorted by label.
-fn counts(pages: &[ImagePage]) -> BTreeMap<&str, usize> {
-    let mut counts = BTreeMap::new();
-    for p in pages {
-        *counts.entry(p.label.as_str()).or_insert(0) += 1;
-    }
-    counts
-}
-
-fn describe(counts: &BTreeMap<&str, usize>) -> String {
-    counts
-        .iter()
-        .map(|(label, n)| format!("{label}={n}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The evaluation figures of a model on labelled pages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
-    pub accuracy: f64,
-    pub macro_f1: f64,
-    pub first_page_f1: f64,
-    pub loss: f64,
-    pub majority_baseline: f64,
-    /// Labels absent from the training set, with their page counts (all counted as errors).
-    pub unknown_labels: BTreeMap<String, usize>,
-}
-
 impl ImageModel {
-    /// Scores the model on labelled pages. Labels unknown to the model get indices
-    /// after its classes (never predicted, probability 0), so they count as errors
-    /// and as classes of the macro F1.
+    /// Scores the model on labelled pages (see [`Evaluation::of_predictions`]: a label
+    /// the model was not trained on counts as an error).
     pub fn evaluate(&self, pages: &[ImagePage]) -> Result<Evaluation, TrainError> {
+        let truth: Vec<(&str, bool)> = pages
+            .iter()
+            .map(|p| (p.label.as_str(), p.page_number == 1))
+            .collect();
         let predictions = self.predict_pages(pages)?;
-        let mut index: BTreeMap<String, usize> = self
-            .classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.clone(), i))
-            .collect();
-        let mut unknown_labels = BTreeMap::new();
-        for p in pages {
-            if !index.contains_key(&p.label) {
-                *unknown_labels.entry(p.label.clone()).or_insert(0) += 1;
-            }
-        }
-        for label in unknown_labels.keys() {
-            let next = index.len();
-            index.insert(label.clone(), next);
-        }
-        let n_all = index.len();
-        let truth: Vec<usize> = pages
-            .iter()
-            .map(|p| index.get(&p.label).copied().unwrap_or(0))
-            .collect();
-        let predicted: Vec<usize> = predictions
-            .iter()
-            .map(|p| index.get(&p.label).copied().unwrap_or(0))
-            .collect();
-        let rows: Vec<Vec<f64>> = predictions
-            .iter()
-            .map(|p| {
-                let mut row: Vec<f64> = p.probabilities.values().copied().collect();
-                row.resize(n_all, 0.0);
-                row
-            })
-            .collect();
-        let first_truth: Vec<bool> = pages.iter().map(|p| p.page_number == 1).collect();
-        let first_predicted: Vec<bool> = predictions
-            .iter()
-            .map(|p| p.first_page_probability >= 0.5)
-            .collect();
-        Ok(Evaluation {
-            accuracy: metrics::accuracy(&truth, &predicted),
-            macro_f1: metrics::macro_f1(&truth, &predicted, n_all),
-            first_page_f1: metrics::binary_f1(&first_truth, &first_predicted),
-            loss: metrics::log_loss(&truth, &rows),
-            majority_baseline: metrics::majority_baseline(&truth, n_all),
-            unknown_labels,
-        })
+        Ok(Evaluation::of_predictions(
+            &self.classes,
+            &truth,
+            &predictions,
+        ))
     }
 
     /// Mean log loss of the document-type head on its training pages.
@@ -505,9 +440,9 @@ pub fn train(root: &MlRoot) -> Result<(), TrainError> {
     eprintln!(
         "image-trainer: {} training pages ({}); {} validation pages ({}); block={} epochs={} l2={}",
         train_pages.len(),
-        describe(&counts(&train_pages)),
+        label_counts(train_pages.iter().map(|p| p.label.as_str())),
         validation.len(),
-        describe(&counts(&validation)),
+        label_counts(validation.iter().map(|p| p.label.as_str())),
         params.block,
         params.epochs,
         params.l2
@@ -518,33 +453,12 @@ pub fn train(root: &MlRoot) -> Result<(), TrainError> {
     metrics::log_metrics(&[("train:loss", train_loss)]);
 
     let eval = model.evaluate(&validation)?;
-    if !eval.unknown_labels.is_empty() {
-        let unknown: BTreeMap<&str, usize> = eval
-            .unknown_labels
-            .iter()
-            .map(|(l, n)| (l.as_str(), *n))
-            .collect();
-        eprintln!(
-            "warning: validation labels unknown to the training set (counted as errors): {}",
-            describe(&unknown)
-        );
-    }
-    let figures = [
-        ("validation:accuracy", eval.accuracy),
-        ("validation:macro_f1", eval.macro_f1),
-        ("validation:first_page_f1", eval.first_page_f1),
-        ("validation:loss", eval.loss),
-    ];
-    metrics::log_metrics(&figures);
-    eprintln!(
-        "majority-class baseline on validation: {:.4}",
-        eval.majority_baseline
-    );
+    eval.log_validation();
 
     trainer_kit::save_model(root, MODEL_FILE, &model)?;
     let mut all = serde_json::Map::new();
     all.insert("train:loss".into(), serde_json::json!(train_loss));
-    for (name, value) in figures {
+    for (name, value) in eval.validation_metrics() {
         all.insert(name.into(), serde_json::json!(value));
     }
     all.insert(

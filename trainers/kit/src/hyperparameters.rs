@@ -72,6 +72,16 @@ impl Hyperparameters {
         }
     }
 
+    /// From `(name, value)` pairs, as code and tests write them.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Hyperparameters {
+        Hyperparameters::from_map(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
     /// The raw value, marking `name` as known.
     fn raw(&mut self, name: &str) -> Option<&str> {
         self.asked.insert(name.to_string());

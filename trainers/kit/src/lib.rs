@@ -32,6 +32,7 @@
 
 mod channel;
 mod error;
+mod evaluation;
 mod hyperparameters;
 pub mod metrics;
 mod paths;
@@ -41,6 +42,7 @@ mod serve;
 
 pub use channel::{has_channel, load_model, read_channel, save_model};
 pub use error::TrainError;
+pub use evaluation::{label_counts, Evaluation};
 pub use hyperparameters::Hyperparameters;
 pub use paths::MlRoot;
 pub use prediction::Prediction;

@@ -359,18 +359,7 @@ mod tests {
         let json = serde_json::to_string(&model).unwrap();
         let model: SequenceModel = serde_json::from_str(&json).unwrap();
         let sequence = &dataset.sequences[0];
-        let request = SequenceRequest {
-            sequence_id: sequence.sequence_id.clone(),
-            pages: sequence
-                .pages
-                .iter()
-                .map(|p| RequestPage {
-                    page_id: Some(p.label.page_id.clone()),
-                    text: p.text.clone(),
-                    image: p.image.clone(),
-                })
-                .collect(),
-        };
+        let request = SequenceRequest::from(sequence);
         let line = serde_json::to_string(&request).unwrap();
         let body = format!("{line}\n\n{line}\n");
         let out =

@@ -19,6 +19,24 @@ pub struct SequenceRequest {
     pub pages: Vec<RequestPage>,
 }
 
+impl From<&crate::data::LabelledSequence> for SequenceRequest {
+    /// The request serve would get for a labelled sequence (its labels left out).
+    fn from(sequence: &crate::data::LabelledSequence) -> SequenceRequest {
+        SequenceRequest {
+            sequence_id: sequence.sequence_id.clone(),
+            pages: sequence
+                .pages
+                .iter()
+                .map(|p| RequestPage {
+                    page_id: Some(p.label.page_id.clone()),
+                    text: p.text.clone(),
+                    image: p.image.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One page with both base models' predictions. `page_id` may be left out, then
 /// the text prediction's is used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use dataset::{ImagePage, SequenceImage, SequenceLabel, SequenceText, TextPage};
 use image_trainer::{ImageModel, ImageParams};
 use sequence_trainer::{
-    fit_and_evaluate, Evaluation, RequestPage, SequenceDataset, SequenceParams, SequenceRequest,
+    fit_and_evaluate, Evaluation, SequenceDataset, SequenceParams, SequenceRequest,
     SequenceResponse,
 };
 use text_trainer::{TextModel, TextParams};
@@ -172,18 +172,7 @@ fn requests(n: usize) -> Vec<SequenceRequest> {
         .split("validation")
         .into_iter()
         .take(n)
-        .map(|s| SequenceRequest {
-            sequence_id: s.sequence_id.clone(),
-            pages: s
-                .pages
-                .iter()
-                .map(|p| RequestPage {
-                    page_id: Some(p.label.page_id.clone()),
-                    text: p.text.clone(),
-                    image: p.image.clone(),
-                })
-                .collect(),
-        })
+        .map(SequenceRequest::from)
         .collect()
 }
 

@@ -10,7 +10,7 @@ use linfa_logistic::{
     FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
     MultiLogisticRegression,
 };
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use trainer_kit::{Prediction, Predictor, ServeError, TrainError};
 
@@ -212,6 +212,17 @@ impl TextModel {
         self.prediction(page_id, row.iter().copied(), scores.first_page[0])
     }
 
+    /// Predicts many labelled pages at once (for evaluation).
+    pub fn predict_pages(&self, pages: &[TextPage]) -> Vec<Prediction> {
+        let scores = self.score(pages.iter().map(|p| p.text.as_str()));
+        pages
+            .iter()
+            .zip(scores.probabilities.rows())
+            .zip(scores.first_page.iter())
+            .map(|((page, row), &first)| self.prediction(&page.page_id, row.iter().copied(), first))
+            .collect()
+    }
+
     /// Scores many pages at once (one matrix product instead of one per page).
     pub(crate) fn score<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Scores {
         let x = self.vectorizer.transform(texts);
@@ -232,25 +243,6 @@ impl TextModel {
             probabilities,
             first_page,
         }
-    }
-
-    /// Index of the most probable class of each row (the first on ties).
-    pub(crate) fn argmax_rows(probabilities: &Array2<f64>) -> Vec<usize> {
-        probabilities
-            .axis_iter(Axis(0))
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (i, &p)| {
-                        if p > best.1 {
-                            (i, p)
-                        } else {
-                            best
-                        }
-                    })
-                    .0
-            })
-            .collect()
     }
 
     fn prediction(

@@ -90,15 +90,9 @@ impl TextParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn hyper(pairs: &[(&str, &str)]) -> Hyperparameters {
-        Hyperparameters::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>(),
-        )
+        Hyperparameters::from_pairs(pairs)
     }
 
     #[test]
